@@ -1,0 +1,44 @@
+# Two commands matter: `make preview` (offline preview of every stack) and `make test`.
+# Both create what they need: the virtual environment, and the Debian tools the tests run.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+# uv resolves and installs the pinned set in seconds; pinned so every machine resolves alike.
+UV_VERSION := 0.13.8
+STACKS := dev staging prod
+STACK ?=
+BASE ?=
+
+.PHONY: preview test test-infra test-serving venv system-deps lock bench-serving diff clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip sync -q -p $(VENV)/bin/python requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+system-deps:
+	@scripts/install-system-deps.sh
+
+lock: venv
+	$(VENV)/bin/uv pip compile -q -p 3.11 --no-header requirements.in -o requirements.txt
+	sed -i '1i # Resolved from requirements.in with `make lock` (uv pip compile); do not edit by hand.' requirements.txt
+
+preview: venv
+	$(VENV)/bin/python -m tools.preview $(if $(STACK),$(STACK),$(STACKS))
+
+test: test-infra test-serving
+
+test-infra: venv system-deps
+	$(VENV)/bin/python -m pytest tests -q
+
+test-serving: system-deps
+	$(MAKE) -C services/serving test
+
+bench-serving: system-deps
+	$(MAKE) -C services/serving bench
+
+clean:
+	rm -rf build $(VENV) services/*/.venv
