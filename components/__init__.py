@@ -1,0 +1,1 @@
+"""One pulumi.ComponentResource per platform concern; each takes typed arguments and registers outputs."""

@@ -1,0 +1,87 @@
+"""Per-environment defaults, merged under each stack file before validation.
+
+dev is cheap and disposable; staging mirrors prod's topology (HA, private API) at a smaller
+size so that what is tested there is what runs in prod; prod is sized for the seed's targets
+(10K requests/s, 3 to 30 serving pods, 99.9% availability).
+Every default is listed per environment in the README's configuration reference.
+"""
+from copy import deepcopy
+from typing import Any
+
+_COMMON: dict[str, Any] = {
+    "name": "xyz-mlops",
+    "network": {"cidr": "10.40.0.0/16", "azCount": 3},
+    "cluster": {
+        "version": "1.35",
+        "publicAccessCidrs": [],
+        "adminRoleArns": [],
+        "addonVersions": {},
+    },
+    "dataLake": {
+        # The chapter's lake policy: raw events are hot for a month, then kept cheaply.
+        "rawInfrequentAccessDays": 30,
+        "rawGlacierDays": 90,
+    },
+    "registry": {"repositories": ["serving", "pipeline"]},
+}
+
+_BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
+    "dev": {
+        "network": {"natGateways": "single", "flowLogRetentionDays": 7},
+        "cluster": {
+            "endpointPublicAccess": True,
+            "logRetentionDays": 7,
+            "system": {"instanceTypes": ["t3.large"], "minSize": 2, "desiredSize": 2, "maxSize": 4,
+                       "diskSizeGib": 50, "capacityType": "ON_DEMAND"},
+            # Scales from zero: a GPU costs nothing until a training pod asks for one.
+            "gpu": {"instanceTypes": ["g5.xlarge", "g6.xlarge"], "minSize": 0, "desiredSize": 0, "maxSize": 1,
+                    "diskSizeGib": 100, "capacityType": "SPOT"},
+        },
+        "dataLake": {"noncurrentVersionExpirationDays": 7, "accessLogRetentionDays": 30, "forceDestroy": True},
+        "registry": {"keepLastImages": 10},
+    },
+    "staging": {
+        "network": {"natGateways": "perAz", "flowLogRetentionDays": 30},
+        "cluster": {
+            "endpointPublicAccess": False,
+            "logRetentionDays": 30,
+            "system": {"instanceTypes": ["m6i.xlarge"], "minSize": 3, "desiredSize": 3, "maxSize": 6,
+                       "diskSizeGib": 80, "capacityType": "ON_DEMAND"},
+            "gpu": {"instanceTypes": ["g5.2xlarge"], "minSize": 0, "desiredSize": 0, "maxSize": 2,
+                    "diskSizeGib": 200, "capacityType": "ON_DEMAND"},
+        },
+        "dataLake": {"noncurrentVersionExpirationDays": 30, "accessLogRetentionDays": 90, "forceDestroy": False},
+        "registry": {"keepLastImages": 30},
+    },
+    "prod": {
+        "network": {"natGateways": "perAz", "flowLogRetentionDays": 365},
+        "cluster": {
+            "endpointPublicAccess": False,
+            "logRetentionDays": 365,
+            # 30 serving pods at 2 vCPU plus the platform services fit in 12 nodes of 8 vCPU.
+            "system": {"instanceTypes": ["m6i.2xlarge"], "minSize": 3, "desiredSize": 4, "maxSize": 12,
+                       "diskSizeGib": 100, "capacityType": "ON_DEMAND"},
+            # One warm GPU node: on-demand GPU capacity is often short on scale-up, and the
+            # drift-triggered retrain should not wait for it.
+            "gpu": {"instanceTypes": ["g5.2xlarge"], "minSize": 1, "desiredSize": 1, "maxSize": 4,
+                    "diskSizeGib": 200, "capacityType": "ON_DEMAND"},
+        },
+        "dataLake": {"noncurrentVersionExpirationDays": 90, "accessLogRetentionDays": 365, "forceDestroy": False},
+        "registry": {"keepLastImages": 100},
+    },
+}
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Dicts merge key by key; any other value (lists included) in `override` replaces."""
+    merged = deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = deepcopy(value)
+    return merged
+
+
+def defaults_for(environment: str) -> dict[str, Any]:
+    return deep_merge(_COMMON, _BY_ENVIRONMENT.get(environment, {}))

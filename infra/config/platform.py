@@ -1,0 +1,72 @@
+"""The root of the stack configuration: everything one environment can set."""
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import FieldError, Section
+from .cluster import ClusterConfig
+from .network import NetworkConfig
+from .storage import DataLakeConfig, RegistryConfig
+
+Environment = Literal["dev", "staging", "prod"]
+
+
+class TagsConfig(Section):
+    owner: str = Field(min_length=1, description="Team accountable for the stack (tag `owner`).")
+    cost_center: str = Field(min_length=1, description="Finance cost centre charged (tag `cost-center`).")
+
+
+class PlatformConfig(Section):
+    environment: Environment = Field(description="Which defaults and safety rules apply.")
+    region: str = Field(description="AWS region (Pulumi's own `aws:region`).")
+    name: str = Field(description="Prefix of every physical name; also the `project` tag.")
+    tags: TagsConfig
+    network: NetworkConfig
+    cluster: ClusterConfig
+    data_lake: DataLakeConfig
+    registry: RegistryConfig
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        # Bucket and cluster names derive from it: keep it DNS-safe and short.
+        if not re.fullmatch(r"[a-z][a-z0-9-]{2,23}", v):
+            raise ValueError("must be 3-24 lowercase letters, digits or '-', starting with a letter")
+        return v
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", v):
+            raise ValueError("must be an AWS region code such as us-east-1")
+        return v
+
+    @model_validator(mode="after")
+    def _production_safety(self):
+        if self.environment == "dev":
+            return self
+        if self.cluster.endpoint_public_access:
+            raise FieldError("cluster.endpointPublicAccess", f"must be false outside dev: the API is private in {self.environment} (got true)")
+        if self.cluster.gpu.capacity_type == "SPOT":
+            raise FieldError("cluster.gpu.capacityType", f"must be ON_DEMAND outside dev: spot reclaims kill training runs (got SPOT)")
+        if self.cluster.system.capacity_type == "SPOT":
+            raise FieldError("cluster.system.capacityType", f"must be ON_DEMAND outside dev: serving needs stable nodes (got SPOT)")
+        if self.data_lake.force_destroy:
+            raise FieldError("dataLake.forceDestroy", f"must be false outside dev: it lets destroy erase data (got true)")
+        if self.network.nat_gateways != "perAz":
+            raise FieldError("network.natGateways", f"must be perAz outside dev: one NAT is a single point of failure (got {self.network.nat_gateways})")
+        return self
+
+    @property
+    def stack_name(self) -> str:
+        return f"{self.name}-{self.environment}"
+
+    @property
+    def resource_tags(self) -> dict[str, str]:
+        return {
+            "project": self.name,
+            "environment": self.environment,
+            "owner": self.tags.owner,
+            "cost-center": self.tags.cost_center,
+        }

@@ -1,0 +1,76 @@
+"""Offline preview of one or more stacks: the real program under Pulumi's mock runtime.
+
+    python -m tools.preview dev staging prod      # what `make preview` runs
+    python -m tools.preview --stack-file F dev     # preview a stack file kept elsewhere
+
+Writes build/preview/<stack>/{resources.json,summary.json,k8s/*.yaml}. Exit 2 on a bad stack
+config (the program prints one line per problem), 1 on any other failure."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .stack_files import REPO_ROOT, StackFileError, load_stack_config
+
+DEFAULT_OUT = REPO_ROOT / "build" / "preview"
+
+
+def preview_one(stack: str, out_root: Path, stack_file: Path | None) -> int:
+    from .engine import run_program  # imports pulumi: only in the worker process
+    from .render import write_preview
+    from .summary import format_summary, summarize
+
+    try:
+        config = load_stack_config(stack, stack_file)
+    except StackFileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if stack_file is not None:
+        os.environ["MLOPS_CONFIG_SOURCE"] = str(stack_file)
+    try:
+        records = run_program(stack, config)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    out_dir = out_root / stack
+    write_preview(records, out_dir)
+    summary = summarize(records)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    print(format_summary(stack, summary))
+    return 0
+
+
+def preview_many(stacks: list[str], out_root: Path) -> int:
+    """Each stack in its own process: the Pulumi runtime keeps global state per program run."""
+    def run(stack: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "tools.preview", "--out", str(out_root), stack]
+        return subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True)
+
+    with ThreadPoolExecutor(max_workers=min(2, len(stacks))) as pool:
+        results = list(pool.map(run, stacks))
+    worst = 0
+    for stack, result in zip(stacks, results):
+        sys.stdout.write(result.stdout)
+        if result.returncode != 0:
+            sys.stderr.write(result.stderr or f"{stack}: preview failed\n")
+            worst = max(worst, result.returncode)
+    return worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stacks", nargs="+")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--stack-file", type=Path, help="use this file instead of stacks/Pulumi.<stack>.yaml")
+    args = parser.parse_args(argv)
+    if len(args.stacks) == 1:
+        return preview_one(args.stacks[0], args.out, args.stack_file)
+    if args.stack_file:
+        parser.error("--stack-file goes with one stack")
+    return preview_many(args.stacks, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

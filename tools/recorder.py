@@ -1,0 +1,45 @@
+"""Records every resource registration the program makes, as the engine would receive it."""
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+
+SECRET = "[secret]"
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.records: list[dict[str, Any]] = []
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.records.append({
+                "urn": response.urn,
+                "type": request.type,
+                "name": request.name,
+                "parent": request.parent or None,
+                "custom": bool(request.custom),
+                "inputs": normalize(rpc.deserialize_properties(request.object)),
+            })
+        return response
+
+
+def normalize(value: Any) -> Any:
+    """JSON-ready: secrets masked, integral floats as ints (the wire has only doubles),
+    resource references as URNs, nulls dropped so an unset input and a None input read alike."""
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: normalize(v) for k, v in sorted(value.items()) if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [normalize(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, pulumi.Resource):
+        return f"ref:{value._name}"
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
