@@ -1,0 +1,29 @@
+"""Entry point of the image and of local runs: `python -m model_server`."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+
+def _fresh_metrics_dir() -> str:
+    # prometheus_client picks its multiprocess value store when it is first imported, so the
+    # directory is set here, before anything imports it; and it is emptied because files left by
+    # a previous run would be summed into this one's counters.
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="model-server-metrics-")
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
+def main() -> None:
+    _fresh_metrics_dir()
+    from . import settings
+    from .server import ModelServer
+
+    ModelServer(settings.load()).run()
+
+
+if __name__ == "__main__":
+    main()

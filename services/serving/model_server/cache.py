@@ -1,0 +1,111 @@
+"""Cache-aside in Redis for top-K results.
+
+The key carries model name and version, so a canary, the stable version and a rolled-back one
+never read each other's entries, and a new version starts cold instead of serving stale lists.
+Redis is an accelerator, never a dependency: any Redis failure reads as "unavailable", the caller
+answers from the model, and for CACHE_RETRY_SECONDS after a failure the cache is not even tried,
+so a dead or slow Redis costs each request nothing instead of a timeout.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from .recommender import Recommendation
+
+log = logging.getLogger(__name__)
+
+
+def connect(host: str, port: int, tls: bool, auth_token: str | None, timeout: float) -> aioredis.Redis:
+    return aioredis.Redis(
+        host=host,
+        port=port,
+        # ElastiCache in-transit encryption and AUTH token; the token is the password of the
+        # default user.
+        ssl=tls,
+        password=auth_token,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        # No retries: a retry doubles the wait on a slow Redis, and the model is the fallback.
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+    )
+
+
+def cache_key(model: str, version: str, k: int, user_id: int) -> str:
+    return f"reco:{model}:{version}:k{k}:u{user_id}"
+
+
+def encode(item_ids: np.ndarray, scores: np.ndarray) -> bytes:
+    return item_ids.astype("<i8", copy=False).tobytes() + scores.astype("<f4", copy=False).tobytes()
+
+
+def decode(value: bytes, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    if len(value) != 12 * k:  # written by another layout: treat as a miss, it gets overwritten
+        return None
+    return np.frombuffer(value, "<i8", k, 0), np.frombuffer(value, "<f4", k, 8 * k)
+
+
+class RecommendationCache:
+    def __init__(self, client: aioredis.Redis, ttl_seconds: int, retry_seconds: float):
+        self._client = client
+        self._ttl = ttl_seconds
+        self._retry_seconds = retry_seconds
+        self._skip_until = 0.0
+
+    def _failed(self, operation: str, exc: Exception) -> None:
+        if time.monotonic() >= self._skip_until:  # log once per back-off window, not per request
+            log.warning("redis %s failed; answering from the model", operation,
+                        extra={"error": repr(exc), "retry_in_s": self._retry_seconds})
+        self._skip_until = time.monotonic() + self._retry_seconds
+
+    def available(self) -> bool:
+        return time.monotonic() >= self._skip_until
+
+    async def get_many(self, keys: list[str]) -> list[bytes | None] | None:
+        """Values in key order (None where absent), or None when Redis cannot answer."""
+        if not self.available():
+            return None
+        try:
+            if len(keys) == 1:
+                return [await self._client.get(keys[0])]
+            return await self._client.mget(keys)
+        except (RedisError, OSError) as exc:
+            self._failed("read", exc)
+            return None
+
+    async def set_many(self, entries: dict[str, bytes]) -> None:
+        if not entries or not self.available():
+            return
+        try:
+            if len(entries) == 1:
+                ((key, value),) = entries.items()
+                await self._client.set(key, value, ex=self._ttl)
+                return
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key, value in entries.items():
+                    pipe.set(key, value, ex=self._ttl)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._failed("write", exc)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def fill_from_cache(values: list[bytes | None], k: int, out: Recommendation) -> list[int]:
+    """Copy decodable entries into `out`; return the row indices that still need the model."""
+    missing = []
+    for row, value in enumerate(values):
+        decoded = decode(value, k) if value is not None else None
+        if decoded is None:
+            missing.append(row)
+        else:
+            out.item_ids[row], out.scores[row] = decoded
+    return missing

@@ -1,0 +1,58 @@
+"""Gunicorn master with uvicorn workers: one event loop per requested core, each with its model.
+
+Gunicorn rather than uvicorn's own supervisor for its hooks: child_exit lets the multiprocess
+metrics drop a dead worker's live gauges, and SIGTERM drains in-flight requests for up to
+GRACEFUL_TIMEOUT_SECONDS before the workers exit (Kubernetes sends SIGTERM, then SIGKILL).
+"""
+from __future__ import annotations
+
+import logging
+
+from gunicorn.app.base import BaseApplication
+
+from . import logs, metrics
+from .settings import Settings
+
+log = logging.getLogger("model_server.server")
+
+
+def _child_exit(server, worker) -> None:
+    metrics.worker_exited(worker.pid)
+
+
+def _on_exit(server) -> None:
+    log.info("model server stopped")
+
+
+class ModelServer(BaseApplication):
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self.settings
+        options = {
+            "bind": [f"0.0.0.0:{s.port}"],
+            "workers": s.workers,
+            "worker_class": "uvicorn_worker.UvicornWorker",
+            # Models load inside each worker after fork: ONNX Runtime sessions do not survive fork.
+            "preload_app": False,
+            "graceful_timeout": s.graceful_timeout_seconds,
+            # Longer than the load balancer's idle timeout, so the proxy closes idle connections
+            # first and never sends on one we are closing.
+            "keepalive": 75,
+            "backlog": 2048,
+            "logconfig_dict": logs.config(s.log_level, s.access_log),
+            "child_exit": _child_exit,
+            "on_exit": _on_exit,
+            "proc_name": f"model-server-{s.model_name}",
+            # The runtime control socket wants a writable home; nothing in the pod uses it.
+            "control_socket_disable": True,
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from .app import create_app
+
+        return create_app(self.settings)
