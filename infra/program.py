@@ -2,15 +2,21 @@
 import pulumi
 import pulumi_aws as aws
 
+from components.airflow import Airflow, AirflowArgs
+from components.cache import Cache, CacheArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.data_lake import DataLake, DataLakeArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.eks_managed_addons import NODE_LEVEL, WORKLOAD_LEVEL, EksManagedAddons, EksManagedAddonsArgs
+from components.mlflow import MlflowTracking, MlflowTrackingArgs
 from components.network import Network, NetworkArgs
 from components.node_groups import GPU_TAINT, NodeGroups, NodeGroupsArgs, NodeGroupSpec, gpu_group_labels
+from components.postgres import PostgresDatabaseArgs
 from components.registry import ContainerRegistry, ContainerRegistryArgs
+from components.streaming import Streaming, StreamingArgs, Topic
 
 from .config import PlatformConfig
+from .config.data_services import DatabaseConfig
 from .tagging import register_tagging
 
 
@@ -89,7 +95,82 @@ def build_platform(cfg: PlatformConfig) -> None:
         force_delete=cfg.data_lake.force_destroy,
     ))
 
+    data_plane = dict(
+        vpc_id=network.vpc_id,
+        subnet_ids=network.private_subnet_ids,
+        cluster_security_group_id=cluster.security_group_id,
+    )
+    streaming_cfg = cfg.streaming
+    streaming = Streaming("streaming", StreamingArgs(
+        name=name,
+        zone_count=len(zones),
+        kafka_version=streaming_cfg.kafka_version,
+        broker_instance_type=streaming_cfg.broker_instance_type,
+        brokers_per_az=streaming_cfg.brokers_per_az,
+        broker_volume_gib=streaming_cfg.broker_volume_gib,
+        replication_factor=streaming_cfg.replication_factor,
+        min_insync_replicas=streaming_cfg.min_insync_replicas,
+        log_retention_days=streaming_cfg.log_retention_days,
+        topics=[Topic(t.name, t.partitions, t.retention_hours) for t in streaming_cfg.topics],
+        **data_plane,
+    ))
+    cache = Cache("cache", CacheArgs(
+        name=name,
+        engine_version=cfg.cache.engine_version,
+        node_type=cfg.cache.node_type,
+        replicas=cfg.cache.replicas,
+        snapshot_retention_days=cfg.cache.snapshot_retention_days,
+        **data_plane,
+    ))
+
+    def database(service: str, db: DatabaseConfig) -> PostgresDatabaseArgs:
+        return PostgresDatabaseArgs(
+            name=f"{name}-{service}", database=service, username=f"{service}_admin",
+            instance_class=db.instance_class, storage_gib=db.storage_gib, max_storage_gib=db.max_storage_gib,
+            backup_retention_days=db.backup_retention_days, multi_az=db.multi_az,
+            deletion_protection=db.deletion_protection, **data_plane,
+        )
+
+    mlflow = MlflowTracking("mlflow", MlflowTrackingArgs(
+        name=name,
+        account_id=account_id,
+        region=cfg.region,
+        cluster_name=cluster.name,
+        image=registry.repository_urls["mlflow"].apply(lambda url: f"{url}:{cfg.mlflow.image_tag}"),
+        replicas=cfg.mlflow.replicas,
+        high_availability=high_availability,
+        force_destroy=cfg.data_lake.force_destroy,
+        noncurrent_version_expiration_days=cfg.data_lake.noncurrent_version_expiration_days,
+        access_log_bucket=lake.access_log_bucket,
+        database=database("mlflow", cfg.mlflow.database),
+        k8s_opts=k8s_opts,
+    ))
+    Airflow("airflow", AirflowArgs(
+        name=name,
+        account_id=account_id,
+        region=cfg.region,
+        cluster_name=cluster.name,
+        high_availability=high_availability,
+        scheduler_replicas=cfg.airflow.scheduler_replicas,
+        dags_repository=cfg.airflow.dags_repository,
+        dags_branch=cfg.airflow.dags_branch,
+        dags_path=cfg.airflow.dags_path,
+        force_destroy=cfg.data_lake.force_destroy,
+        noncurrent_version_expiration_days=cfg.data_lake.noncurrent_version_expiration_days,
+        access_log_bucket=lake.access_log_bucket,
+        lake_bucket_arns=list(lake.bucket_arns.values()),
+        lake_key_arn=lake.key_arn,
+        mlflow_bucket_arn=mlflow.artifact_bucket_arn,
+        mlflow_key_arn=mlflow.artifact_key_arn,
+        mlflow_tracking_uri=mlflow.tracking_uri,
+        database=database("airflow", cfg.airflow.database),
+        k8s_opts=k8s_opts,
+    ))
+
     pulumi.export("environment", cfg.environment)
+    pulumi.export("kafkaBootstrapBrokers", streaming.bootstrap_brokers)
+    pulumi.export("cacheHost", cache.host)
+    pulumi.export("mlflowTrackingUri", mlflow.tracking_uri)
     pulumi.export("vpcId", network.vpc_id)
     pulumi.export("clusterName", cluster.name)
     pulumi.export("clusterEndpoint", cluster.endpoint)

@@ -31,7 +31,7 @@ def normalize(value: Any) -> Any:
     """JSON-ready: secrets masked, integral floats as ints (the wire has only doubles),
     resource references as URNs, nulls dropped so an unset input and a None input read alike."""
     if rpc.is_rpc_secret(value):
-        return SECRET
+        return _mask(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
         return {k: normalize(v) for k, v in sorted(value.items()) if v is not None}
     if isinstance(value, (list, tuple)):
@@ -43,3 +43,12 @@ def normalize(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
+
+
+def _mask(value: Any) -> Any:
+    # Keys of a secret map stay visible (a reviewer sees *which* entries change), values never.
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in sorted(value.items()) if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_mask(v) for v in value]
+    return SECRET

@@ -22,7 +22,24 @@ _COMMON: dict[str, Any] = {
         "rawInfrequentAccessDays": 30,
         "rawGlacierDays": 90,
     },
-    "registry": {"repositories": ["serving", "pipeline"]},
+    "registry": {"repositories": ["serving", "mlflow", "pipeline"]},
+    "streaming": {
+        "kafkaVersion": "3.9.x",
+        "topics": [
+            # Clickstream feeds the lake and features; 24 partitions let 24 consumers share it.
+            {"name": "clickstream.events", "partitions": 24, "retentionHours": 168},
+            {"name": "clickstream.events.dlq", "partitions": 6, "retentionHours": 336},
+            {"name": "recommendations.served", "partitions": 12, "retentionHours": 72},
+        ],
+    },
+    "cache": {"engineVersion": "8.0"},
+    "mlflow": {"imageTag": "3.18.0"},
+    "airflow": {
+        "dagsRepository": "https://github.com/xyz-shopsmart/ml-pipelines.git",
+        "dagsBranch": "main",
+        "dagsPath": "dags",
+    },
+    "serving": {"ingressScheme": "internal"},
 }
 
 _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
@@ -39,6 +56,11 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         },
         "dataLake": {"noncurrentVersionExpirationDays": 7, "accessLogRetentionDays": 30, "forceDestroy": True},
         "registry": {"keepLastImages": 10},
+        "streaming": {"brokerInstanceType": "kafka.t3.small", "brokersPerAz": 1, "brokerVolumeGib": 50, "replicationFactor": 2, "minInsyncReplicas": 1, "logRetentionDays": 7},
+        "cache": {"nodeType": "cache.t4g.small", "replicas": 0, "snapshotRetentionDays": 0},
+        "mlflow": {"replicas": 1, "database": {"instanceClass": "db.t4g.small", "storageGib": 20, "maxStorageGib": 50, "backupRetentionDays": 1, "multiAz": False, "deletionProtection": False}},
+        "airflow": {"schedulerReplicas": 1, "database": {"instanceClass": "db.t4g.small", "storageGib": 20, "maxStorageGib": 50, "backupRetentionDays": 1, "multiAz": False, "deletionProtection": False}},
+        "serving": {"gatewayReplicas": 1},
     },
     "staging": {
         "network": {"natGateways": "perAz", "flowLogRetentionDays": 30},
@@ -52,6 +74,11 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         },
         "dataLake": {"noncurrentVersionExpirationDays": 30, "accessLogRetentionDays": 90, "forceDestroy": False},
         "registry": {"keepLastImages": 30},
+        "streaming": {"brokerInstanceType": "kafka.m7g.large", "brokersPerAz": 1, "brokerVolumeGib": 200, "replicationFactor": 3, "minInsyncReplicas": 2, "logRetentionDays": 30},
+        "cache": {"nodeType": "cache.r7g.large", "replicas": 1, "snapshotRetentionDays": 3},
+        "mlflow": {"replicas": 2, "database": {"instanceClass": "db.t4g.medium", "storageGib": 50, "maxStorageGib": 200, "backupRetentionDays": 7, "multiAz": True, "deletionProtection": False}},
+        "airflow": {"schedulerReplicas": 2, "database": {"instanceClass": "db.t4g.medium", "storageGib": 50, "maxStorageGib": 200, "backupRetentionDays": 7, "multiAz": True, "deletionProtection": False}},
+        "serving": {"gatewayReplicas": 2},
     },
     "prod": {
         "network": {"natGateways": "perAz", "flowLogRetentionDays": 365},
@@ -68,6 +95,11 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         },
         "dataLake": {"noncurrentVersionExpirationDays": 90, "accessLogRetentionDays": 365, "forceDestroy": False},
         "registry": {"keepLastImages": 100},
+        "streaming": {"brokerInstanceType": "kafka.m7g.large", "brokersPerAz": 1, "brokerVolumeGib": 1000, "replicationFactor": 3, "minInsyncReplicas": 2, "logRetentionDays": 365},
+        "cache": {"nodeType": "cache.r7g.large", "replicas": 2, "snapshotRetentionDays": 7},
+        "mlflow": {"replicas": 2, "database": {"instanceClass": "db.r7g.large", "storageGib": 100, "maxStorageGib": 1000, "backupRetentionDays": 30, "multiAz": True, "deletionProtection": True}},
+        "airflow": {"schedulerReplicas": 2, "database": {"instanceClass": "db.r7g.large", "storageGib": 100, "maxStorageGib": 1000, "backupRetentionDays": 30, "multiAz": True, "deletionProtection": True}},
+        "serving": {"gatewayReplicas": 3},
     },
 }
 

@@ -6,6 +6,8 @@ from pydantic import Field, field_validator, model_validator
 
 from .base import FieldError, Section
 from .cluster import ClusterConfig
+from .data_services import CacheConfig, StreamingConfig
+from .ml_services import AirflowConfig, MlflowConfig
 from .network import NetworkConfig
 from .storage import DataLakeConfig, RegistryConfig
 
@@ -17,6 +19,13 @@ class TagsConfig(Section):
     cost_center: str = Field(min_length=1, description="Finance cost centre charged (tag `cost-center`).")
 
 
+class ServingConfig(Section):
+    ingress_scheme: Literal["internal", "internet-facing"] = Field(
+        description="Where the Istio ingress NLB listens: inside the VPC (the shop's backends call it) or public."
+    )
+    gateway_replicas: int = Field(ge=1, le=20, description="Istio ingress gateway pods (autoscaled from here).")
+
+
 class PlatformConfig(Section):
     environment: Environment = Field(description="Which defaults and safety rules apply.")
     region: str = Field(description="AWS region (Pulumi's own `aws:region`).")
@@ -26,6 +35,11 @@ class PlatformConfig(Section):
     cluster: ClusterConfig
     data_lake: DataLakeConfig
     registry: RegistryConfig
+    streaming: StreamingConfig
+    cache: CacheConfig
+    mlflow: MlflowConfig
+    airflow: AirflowConfig
+    serving: ServingConfig
 
     @field_validator("name")
     @classmethod
@@ -54,6 +68,10 @@ class PlatformConfig(Section):
             raise FieldError("cluster.system.capacityType", f"must be ON_DEMAND outside dev: serving needs stable nodes (got SPOT)")
         if self.data_lake.force_destroy:
             raise FieldError("dataLake.forceDestroy", f"must be false outside dev: it lets destroy erase data (got true)")
+        if self.cache.replicas < 1:
+            raise FieldError("cache.replicas", f"must be >= 1 outside dev: automatic failover needs a replica (got {self.cache.replicas})")
+        if self.streaming.replication_factor < 3 or self.streaming.min_insync_replicas < 2:
+            raise FieldError("streaming.replicationFactor", f"must be 3 with minInsyncReplicas 2 outside dev (got {self.streaming.replication_factor}/{self.streaming.min_insync_replicas})")
         if self.network.nat_gateways != "perAz":
             raise FieldError("network.natGateways", f"must be perAz outside dev: one NAT is a single point of failure (got {self.network.nat_gateways})")
         return self
