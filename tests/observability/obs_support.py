@@ -74,3 +74,24 @@ def metric_names(expr: str) -> set[str]:
             continue  # a function or an aggregation
         names.add(token.group(0))
     return names
+
+
+def dashboard_queries(board: dict) -> list[str]:
+    """Every PromQL text of a dashboard: panel targets and query variables."""
+    queries = [target["expr"] for panel in board.get("panels", []) for target in panel.get("targets") or []]
+    queries += [variable["query"] for variable in board.get("templating", {}).get("list", [])
+                if variable.get("type") == "query"]
+    return queries
+
+
+_SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^{}]*)\}")
+_MATCHER = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)")
+
+
+def selector_labels(expr: str) -> list[tuple[str, set[str]]]:
+    """(metric, label names matched on) for every `metric{...}` selector of an expression."""
+    text = _STRING.sub(lambda m: '"' + "x" * (len(m.group(0)) - 2) + '"', expr)  # keep offsets, drop quotes' content
+    out = []
+    for match in _SELECTOR.finditer(text):
+        out.append((match.group(1), set(_MATCHER.findall(match.group(2)))))
+    return out

@@ -1,0 +1,23 @@
+"""Pipeline dashboard: training freshness, drift, registry versions, stream lag."""
+
+from observability.dashboards._common import graph, listing, model_variable, new, single
+from observability.model_rules import TRAINING_MAX_AGE_DAYS
+
+_M = 'model="$model"'
+
+
+def build(models: list[str]):
+    return (new("mlops-pipeline", "MLOps / Training pipeline", "Retraining, drift and model versions per model.")
+            .with_variable(model_variable(models))
+            .with_panel(single("Since last successful training", "s",
+                               f"time() - mlops_training_last_success_timestamp_seconds{{{_M}}}",
+                               [(TRAINING_MAX_AGE_DAYS * 86400.0, "red")]))
+            .with_panel(single("Drift detected", "none", f"mlops_data_drift_detected{{{_M}}}", [(1.0, "red")]))
+            .with_panel(graph("Share of drifted features", "percentunit",
+                              [(f"mlops_data_drift_share{{{_M}}}", "drift share")]))
+            .with_panel(listing("Model version in production",
+                                f'mlops_model_version_info{{{_M},stage="production"}}'))
+            .with_panel(listing("Model version in staging", f'mlops_model_version_info{{{_M},stage="staging"}}'))
+            .with_panel(graph("Kafka consumer lag", "short", [(
+                "sum by (consumergroup, topic) (kafka_consumergroup_lag)", "{{consumergroup}} {{topic}}")],
+                [(10000.0, "red")], width=24)))
