@@ -50,21 +50,30 @@ class ModelState:
         )
         return artifact, recommender
 
-    async def load(self) -> None:
+    async def _attempt(self) -> tuple[model_source.ModelArtifact, Recommender] | None:
         settings = self.settings
         try:
             # Off the event loop: a large model takes seconds to read, and probes must be answered.
-            artifact, recommender = await asyncio.to_thread(self._load)
+            return await asyncio.to_thread(self._load)
         except ModelLoadError as exc:
             self.problem = f"model failed to load: {exc}"
             log.error("model failed to load; staying not-ready",
-                      extra={"model": settings.model_name, "uri": settings.model_uri, "error": str(exc)})
-            return
+                      extra={"model": settings.model_name, "uri": settings.model_uri,
+                             "error": str(exc), "retry_in_s": settings.model_load_retry_seconds})
         except Exception as exc:  # anything unforeseen still must not leave a half-ready pod
             self.problem = f"model failed to load: {exc!r}"
             log.exception("model failed to load; staying not-ready",
-                          extra={"model": settings.model_name, "uri": settings.model_uri})
-            return
+                          extra={"model": settings.model_name, "uri": settings.model_uri,
+                                 "retry_in_s": settings.model_load_retry_seconds})
+        return None
+
+    async def load(self) -> None:
+        settings = self.settings
+        # Retried until it works: a registry or S3 hiccup at start heals by itself, and a corrupt
+        # or missing model keeps the pod out of the Service (not-ready) rather than serving.
+        while (loaded := await self._attempt()) is None:
+            await asyncio.sleep(settings.model_load_retry_seconds)
+        artifact, recommender = loaded
         cache = None
         if settings.cache_enabled:
             client = connect(settings.redis_host, settings.redis_port, settings.redis_tls,

@@ -16,6 +16,7 @@ class Settings:
     model_uri: str
     model_cache_dir: str
     mlflow_tracking_uri: str
+    model_load_retry_seconds: float
     port: int
     workers: int
     ort_threads: int
@@ -63,6 +64,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         model_uri=env.get("MODEL_URI", "/mnt/models"),
         model_cache_dir=env.get("MODEL_CACHE_DIR", "/tmp/model-cache"),
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", ""),
+        model_load_retry_seconds=float(env.get("MODEL_LOAD_RETRY_SECONDS", "10")),
         port=int(env.get("PREDICTIVE_UNIT_HTTP_SERVICE_PORT", "9000")),
         workers=workers,
         ort_threads=ort_threads,

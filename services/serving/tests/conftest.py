@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+
+from tools.build_recsys_model import build
+
+from .processes import ModelServer, RedisServer
+
+NUM_USERS = 500
+NUM_ITEMS = 300
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("model") / "recsys.onnx", NUM_USERS, NUM_ITEMS, dim=16, seed=1)
+
+
+@pytest.fixture(scope="session")
+def other_model_path(tmp_path_factory):
+    """Same shape, other weights: what a new version of the model looks like."""
+    return build(tmp_path_factory.mktemp("model2") / "recsys.onnx", NUM_USERS, NUM_ITEMS, dim=16, seed=2)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    """Start model servers for one test; every one is stopped (SIGTERM) at the end."""
+    started: list[ModelServer] = []
+
+    def start(env: dict[str, str], wait_ready: bool = True) -> ModelServer:
+        server = ModelServer(tmp_path, env)
+        started.append(server)
+        return server.start(wait_ready=wait_ready)
+
+    yield start
+    for server in started:
+        server.terminate()
+
+
+def cache_env(redis_server: RedisServer) -> dict[str, str]:
+    return {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_server.port),
+            "CACHE_TTL_SECONDS": "600"}

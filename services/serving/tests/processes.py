@@ -1,0 +1,135 @@
+"""Real processes the tests talk to: redis-server and the model server, on free loopback ports."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import redis
+
+SERVING_DIR = Path(__file__).resolve().parents[1]
+STARTUP_DEADLINE_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition, what: str, deadline: float = STARTUP_DEADLINE_SECONDS, every: float = 0.05):
+    """Poll until condition() is truthy; a deadline, not a timing assertion."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        result = condition()
+        if result:
+            return result
+        time.sleep(every)
+    raise AssertionError(f"gave up waiting for {what} after {deadline}s")
+
+
+class RedisServer:
+    def __init__(self, workdir: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "RedisServer":
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir), "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+        wait_until(self._pings, f"redis-server on port {self.port}")
+        return self
+
+    def _pings(self) -> bool:
+        try:
+            return self.client().ping()
+        except redis.RedisError:
+            return False
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.process = None
+
+
+class ModelServer:
+    """`python -m model_server` as the image runs it, with the platform's env vars."""
+
+    def __init__(self, logdir: Path, env: dict[str, str]):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = logdir / f"model-server-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(self.port),
+            "WORKERS": "2",
+            "MODEL_NAME": "recsys",
+            "MODEL_LOAD_RETRY_SECONDS": "0.2",
+            "PROMETHEUS_MULTIPROC_DIR": str(logdir / f"metrics-{self.port}"),
+            "MODEL_CACHE_DIR": str(logdir / f"model-cache-{self.port}"),
+            **env,
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self, wait_ready: bool = True) -> "ModelServer":
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "model_server"], cwd=SERVING_DIR, env=self.env,
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        wait_until(self._live, f"model server on port {self.port} to be live")
+        if wait_ready:
+            wait_until(self.is_ready, f"model server on port {self.port} to be ready")
+        return self
+
+    def _live(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"model server exited with {self.process.returncode}:\n{self.logs()}")
+        try:
+            return httpx.get(f"{self.url}/v2/health/live", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def is_ready(self) -> bool:
+        return self.get("/v2/health/ready").status_code == 200
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=10, **kwargs)
+
+    def post(self, path: str, **kwargs) -> httpx.Response:
+        return httpx.post(self.url + path, timeout=10, **kwargs)
+
+    def infer(self, user_ids: list[int], k: int | None = None) -> httpx.Response:
+        body = {"inputs": [{"name": "user_id", "shape": [len(user_ids)], "datatype": "INT64",
+                            "data": user_ids}]}
+        if k is not None:
+            body["parameters"] = {"k": k}
+        return self.post("/v2/models/recsys/infer", json=body)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def terminate(self) -> int:
+        """SIGTERM, as Kubernetes sends it; returns the exit code."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise

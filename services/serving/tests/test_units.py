@@ -1,0 +1,55 @@
+"""Pure functions: settings, URIs, cache encoding."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model_server import cache, mlflow_registry, settings
+from model_server.errors import ModelLoadError
+
+
+def test_defaults_fit_a_two_core_pod():
+    s = settings.load({})
+    assert (s.port, s.workers, s.ort_threads) == (9000, 2, 1)
+    assert (s.redis_port, s.redis_tls, s.redis_auth_token, s.cache_ttl_seconds) == (6379, False, None, 3600)
+    assert not s.cache_enabled
+
+
+@pytest.mark.parametrize("cpu,workers,threads", [("1", 1, 1), ("500m", 1, 1), ("4", 4, 1), ("2500m", 3, 1)])
+def test_workers_and_threads_follow_the_cpu_request(cpu, workers, threads):
+    s = settings.load({"CPU_REQUEST": cpu})
+    assert (s.workers, s.ort_threads) == (workers, threads)
+
+
+def test_explicit_workers_give_threads_the_rest():
+    s = settings.load({"CPU_REQUEST": "4", "WORKERS": "2"})
+    assert (s.workers, s.ort_threads) == (2, 2)
+
+
+def test_tls_and_token():
+    s = settings.load({"REDIS_HOST": "cache.example", "REDIS_TLS": "true", "REDIS_AUTH_TOKEN": "t"})
+    assert s.cache_enabled and s.redis_tls and s.redis_auth_token == "t"
+
+
+@pytest.mark.parametrize("uri,expected", [
+    ("models:/recsys@champion", ("recsys", None, "champion")),
+    ("models:/recsys/3", ("recsys", "3", None)),
+])
+def test_models_uri(uri, expected):
+    assert mlflow_registry.parse_models_uri(uri) == expected
+
+
+@pytest.mark.parametrize("uri", ["models:/", "models:/recsys", "models:/recsys/latest", "models:/a/b@c"])
+def test_bad_models_uri(uri):
+    with pytest.raises(ModelLoadError, match="is not models:/<name>@<alias>"):
+        mlflow_registry.parse_models_uri(uri)
+
+
+def test_cache_value_round_trip_and_key():
+    items = np.array([5, 9, 2], dtype=np.int64)
+    scores = np.array([0.9, 0.5, 0.1], dtype=np.float32)
+    decoded = cache.decode(cache.encode(items, scores), 3)
+    assert decoded is not None
+    assert decoded[0].tolist() == items.tolist() and decoded[1].tolist() == scores.tolist()
+    assert cache.decode(cache.encode(items, scores), 4) is None
+    assert cache.cache_key("recsys", "7", 10, 42) == "reco:recsys:7:k10:u42"
