@@ -1,0 +1,43 @@
+import json
+
+from preview_run import STACKS, run_preview
+
+
+def test_two_previews_are_byte_identical(preview_dir, tmp_path):
+    again = tmp_path / "again"
+    assert run_preview(again, *STACKS).returncode == 0
+    first = sorted(p.relative_to(preview_dir) for p in preview_dir.rglob("*") if p.is_file())
+    second = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    assert first == second
+    for rel in first:
+        assert (preview_dir / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def test_resources_json_shape_sorted_by_urn(stacks):
+    for resources in stacks.values():
+        assert [r["urn"] for r in resources] == sorted(r["urn"] for r in resources)
+        for r in resources:
+            assert set(r) == {"urn", "type", "name", "parent", "inputs"}
+
+
+def test_components_use_mlops_type_tokens_and_children_are_parented(stacks):
+    for resources in stacks.values():
+        components = [r for r in resources if r["type"].startswith("mlops:")]
+        assert len(components) >= 10
+        assert all(len(r["type"].split(":")) == 3 for r in components)
+        # Every cloud or cluster resource belongs to a component, none hangs off the stack.
+        top_level_custom = [
+            r for r in resources
+            if r["parent"] and r["parent"].split("::")[-2] == "pulumi:pulumi:Stack"
+            and not r["type"].startswith(("mlops:", "pulumi:providers:"))
+        ]
+        assert top_level_custom == []
+
+
+def test_secrets_never_reach_the_preview(preview_dir):
+    for stack in STACKS:
+        text = (preview_dir / stack / "resources.json").read_text()
+        assert "mock-" not in text  # the mock engine's generated passwords and tokens
+        data = json.loads(text)
+        passwords = [r for r in data if r["type"] == "random:index/randomPassword:RandomPassword"]
+        assert passwords
