@@ -1,0 +1,253 @@
+"""Monthly cost estimate of a previewed stack, per component, from the dated price table in
+pricing/aws-<region>.yaml.
+
+Two figures per line: `monthly` at the sizes the stack declares (node groups at their desired
+size, RDS at its allocated storage) and `ceiling` at the sizes autoscaling may reach (node groups
+at max size, RDS storage at its autoscaling maximum). An instance type missing from the table is
+reported as unpriced, never counted as zero.
+
+    python -m tools.cost dev staging prod        # from build/preview/<stack>/resources.json"""
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PRICING_DIR = REPO_ROOT / "pricing"
+DEFAULT_NODE_DISK_GIB = 20  # EKS managed node groups' default root volume
+
+# Helm charts that make the AWS Load Balancer Controller provision a load balancer by default:
+# chart -> (values path of the Service type, default type, load balancer kind).
+LOAD_BALANCING_CHARTS = {
+    "gateway": ("service.type", "LoadBalancer", "network"),  # istio ingress gateway
+    "ingress-nginx": ("controller.service.type", "LoadBalancer", "network"),
+}
+
+
+@dataclass
+class Line:
+    component: str
+    resource: str  # logical name
+    item: str      # e.g. "EC2 m6i.2xlarge x4"
+    monthly: float
+    ceiling: float
+
+
+@dataclass
+class Unpriced:
+    component: str
+    resource: str
+    item: str
+    reason: str
+
+
+@dataclass
+class CostReport:
+    region: str
+    date: str
+    source: str
+    currency: str
+    lines: list[Line] = field(default_factory=list)
+    unpriced: list[Unpriced] = field(default_factory=list)
+
+    @property
+    def monthly(self) -> float:
+        return round(sum(line.monthly for line in self.lines), 2)
+
+    @property
+    def ceiling(self) -> float:
+        return round(sum(line.ceiling for line in self.lines), 2)
+
+    def by_component(self) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for line in self.lines:
+            c = out.setdefault(line.component, {"monthly": 0.0, "ceiling": 0.0})
+            c["monthly"] += line.monthly
+            c["ceiling"] += line.ceiling
+        return {k: {m: round(v, 2) for m, v in c.items()} for k, c in sorted(out.items())}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "region": self.region, "date": self.date, "source": self.source, "currency": self.currency,
+            "monthly": self.monthly, "ceiling": self.ceiling, "by_component": self.by_component(),
+            "lines": [asdict(line) for line in self.lines], "unpriced": [asdict(u) for u in self.unpriced],
+        }
+
+
+def load_prices(region: str = "us-east-1", path: Path | None = None) -> dict[str, Any]:
+    path = path or PRICING_DIR / f"aws-{region}.yaml"
+    prices = yaml.safe_load(path.read_text())
+    for key in ("region", "date", "source", "currency", "hours_per_month"):
+        if key not in prices:
+            raise ValueError(f"{path}: price table lacks `{key}`")
+    return prices
+
+
+def _get(obj: Any, path: str, default: Any = None) -> Any:
+    for part in path.split("."):
+        if not isinstance(obj, Mapping) or obj.get(part) is None:
+            return default
+        obj = obj[part]
+    return obj
+
+
+def top_components(records: list[Mapping[str, Any]]) -> dict[str, str]:
+    """urn -> name of the top-level component that contains it ("(stack)" for a resource
+    declared at the top level), as tools/summary.py counts them."""
+    by_urn = {r["urn"]: r for r in records}
+    out = {}
+    for r in records:
+        node = r
+        while node.get("parent") in by_urn:
+            node = by_urn[node["parent"]]
+        out[r["urn"]] = node["name"] if node is not r else "(stack)"
+    return out
+
+
+def estimate(records: Iterable[Mapping[str, Any]], prices: Mapping[str, Any] | None = None) -> CostReport:
+    records = list(records)
+    prices = prices or load_prices()
+    hours = prices["hours_per_month"]
+    report = CostReport(prices["region"], str(prices["date"]), prices["source"], prices["currency"])
+    component = top_components(records)
+    templates = {r["name"]: r for r in records if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate"}
+
+    def add(r, item, monthly, ceiling=None):
+        report.lines.append(Line(component[r["urn"]], r["name"], item, round(monthly, 2),
+                                 round(monthly if ceiling is None else ceiling, 2)))
+
+    def unpriced(r, item, reason):
+        report.unpriced.append(Unpriced(component[r["urn"]], r["name"], item, reason))
+
+    def hourly(table: Mapping[str, float] | None, key: str) -> float | None:
+        return (table or {}).get(key)
+
+    alb_groups: set[str] = set()
+    for r in records:
+        t, p = r["type"], r.get("inputs") or {}
+        if t == "aws:eks/cluster:Cluster":
+            extended = _get(p, "upgradePolicy.supportType") == "EXTENDED"
+            rate = prices["eks"]["cluster_hour_extended" if extended else "cluster_hour"]
+            add(r, f"EKS control plane{' (extended support)' if extended else ''}", rate * hours)
+        elif t == "aws:eks/nodeGroup:NodeGroup":
+            _node_group(r, p, prices, templates, add, unpriced)
+        elif t == "aws:ec2/natGateway:NatGateway":
+            add(r, "NAT gateway", prices["nat_gateway_hour"] * hours)
+        elif t == "aws:ec2/eip:Eip":
+            add(r, "public IPv4 address", prices["public_ipv4_hour"] * hours)
+        elif t == "aws:kms/key:Key":
+            add(r, "KMS key", prices["kms_key_month"])
+        elif t == "aws:msk/cluster:Cluster":
+            kind = _get(p, "brokerNodeGroupInfo.instanceType")
+            brokers = _get(p, "numberOfBrokerNodes", 0)
+            rate = hourly(prices["msk"]["broker_hour"], kind)
+            if rate is None:
+                unpriced(r, f"MSK broker {kind} x{brokers}", "instance type not in the price table")
+            else:
+                add(r, f"MSK broker {kind} x{brokers}", rate * brokers * hours)
+            volume = _get(p, "brokerNodeGroupInfo.storageInfo.ebsStorageInfo.volumeSize", 1000)
+            add(r, f"MSK storage {volume} GiB x{brokers}", prices["msk"]["storage_gb_month"] * volume * brokers)
+        elif t == "aws:elasticache/replicationGroup:ReplicationGroup":
+            kind = _get(p, "nodeType")
+            nodes = _get(p, "numCacheClusters") or (_get(p, "numNodeGroups", 1) * (_get(p, "replicasPerNodeGroup", 0) + 1))
+            rate = hourly(prices["elasticache"]["node_hour"], kind)
+            if rate is None:
+                unpriced(r, f"ElastiCache {kind} x{nodes}", "node type not in the price table")
+            else:
+                add(r, f"ElastiCache {kind} x{nodes}", rate * nodes * hours)
+        elif t == "aws:rds/instance:Instance":
+            _rds(r, p, prices, add, unpriced)
+        elif t == "aws:lb/loadBalancer:LoadBalancer":
+            kind = _get(p, "loadBalancerType", "application")
+            add(r, f"load balancer ({kind})", prices["load_balancer_hour"][kind] * hours)
+        elif t == "kubernetes:core/v1:Service" and _get(p, "spec.type") == "LoadBalancer":
+            add(r, "load balancer (network, from Service)", prices["load_balancer_hour"]["network"] * hours)
+        elif t == "kubernetes:networking.k8s.io/v1:Ingress" and _is_alb(p):
+            annotations = _get(p, "metadata.annotations", {})
+            group = annotations.get("alb.ingress.kubernetes.io/group.name") or r["urn"]
+            if group not in alb_groups:  # one ALB per ingress group
+                alb_groups.add(group)
+                add(r, "load balancer (application, from Ingress)", prices["load_balancer_hour"]["application"] * hours)
+        elif t == "kubernetes:helm.sh/v3:Release" and p.get("chart") in LOAD_BALANCING_CHARTS:
+            path, default, kind = LOAD_BALANCING_CHARTS[p["chart"]]
+            if _get(p.get("values") or {}, path, default) == "LoadBalancer":
+                add(r, f"load balancer ({kind}, from chart {p['chart']})", prices["load_balancer_hour"][kind] * hours)
+    return report
+
+
+def _is_alb(p) -> bool:
+    return (_get(p, "spec.ingressClassName") == "alb"
+            or _get(p, "metadata.annotations", {}).get("kubernetes.io/ingress.class") == "alb")
+
+
+def _node_group(r, p, prices, templates, add, unpriced) -> None:
+    hours = prices["hours_per_month"]
+    types = p.get("instanceTypes") or []
+    desired = _get(p, "scalingConfig.desiredSize", 0)
+    maximum = _get(p, "scalingConfig.maxSize", desired)
+    kind = types[0] if types else None
+    label = f"EC2 {kind or '?'} x{desired} (max {maximum}){' spot, priced on-demand' if p.get('capacityType') == 'SPOT' else ''}"
+    rate = prices["ec2"].get(kind) if kind else None
+    if rate is None:
+        unpriced(r, label, "instance type not in the price table" if kind else "no instanceTypes on the node group")
+    else:
+        add(r, label, rate * desired * hours, rate * maximum * hours)
+    # Root volumes: from the launch template the group uses, else the group's diskSize.
+    template_id = _get(p, "launchTemplate.id") or ""
+    template = next((t for name, t in templates.items() if template_id in (f"{name}-id", name)), None)
+    disk, volume_type = p.get("diskSize") or DEFAULT_NODE_DISK_GIB, "gp3"
+    if template:
+        for m in _get(template, "inputs.blockDeviceMappings", []):
+            disk = _get(m, "ebs.volumeSize", disk)
+            volume_type = _get(m, "ebs.volumeType", volume_type)
+    gb = prices["ebs_gb_month"].get(volume_type, prices["ebs_gb_month"]["gp3"])
+    add(r, f"EBS {volume_type} {disk} GiB x{desired} (max {maximum})", gb * disk * desired, gb * disk * maximum)
+
+
+def _rds(r, p, prices, add, unpriced) -> None:
+    hours = prices["hours_per_month"]
+    engine, kind = p.get("engine", "postgres"), p.get("instanceClass")
+    copies = 2 if p.get("multiAz") else 1
+    az = "Multi-AZ" if copies == 2 else "Single-AZ"
+    rate = (prices["rds"]["instance_hour"].get(engine) or {}).get(kind)
+    if rate is None:
+        unpriced(r, f"RDS {engine} {kind} {az}", "engine or instance class not in the price table")
+    else:
+        add(r, f"RDS {engine} {kind} {az}", rate * copies * hours)
+    storage = p.get("allocatedStorage", 0)
+    ceiling = p.get("maxAllocatedStorage") or storage
+    gb = prices["rds"]["storage_gb_month"].get(p.get("storageType", "gp2"), prices["rds"]["storage_gb_month"]["gp3"])
+    add(r, f"RDS storage {storage} GiB (max {ceiling}) {az}", gb * storage * copies, gb * ceiling * copies)
+
+
+def format_cost(report: CostReport, indent: str = "  ") -> str:
+    by = report.by_component()
+    width = max([len(k) for k in by] + [len("total")])
+    lines = [f"{indent}cost ({report.currency}/month, on-demand {report.region}, prices of {report.date}):",
+             f"{indent}  {'component':<{width}}  {'monthly':>10}  {'at max size':>11}"]
+    lines += [f"{indent}  {k:<{width}}  {v['monthly']:>10,.2f}  {v['ceiling']:>11,.2f}" for k, v in by.items()]
+    lines.append(f"{indent}  {'total':<{width}}  {report.monthly:>10,.2f}  {report.ceiling:>11,.2f}")
+    for u in report.unpriced:
+        lines.append(f"{indent}  UNPRICED {u.component}/{u.resource}: {u.item} ({u.reason}); not in the total")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stacks", nargs="+")
+    parser.add_argument("--preview", type=Path, default=REPO_ROOT / "build" / "preview")
+    args = parser.parse_args(argv)
+    prices = load_prices()
+    for stack in args.stacks:
+        records = json.loads((args.preview / stack / "resources.json").read_text())
+        print(f"== {stack}\n{format_cost(estimate(records, prices))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
