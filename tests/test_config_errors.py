@@ -48,8 +48,8 @@ def test_valid_stacks_load():
     ({"environment": "qa"},
      "stacks/Pulumi.dev.yaml: mlops:environment must be one of dev, staging, prod (got qa)"),
     ({"colour": "blue"},
-     "stacks/Pulumi.dev.yaml: mlops:colour is not a known key (allowed: airflow, cache, cluster, dataLake, environment, "
-     "mlflow, name, network, registry, serving, streaming, tags)"),
+     "stacks/Pulumi.dev.yaml: mlops:colour is not a known key (allowed: airflow, cache, cluster, dataLake, deadMansSwitchUrl, "
+     "environment, mlflow, name, network, observability, registry, serving, streaming, tags, ticketWebhookUrl)"),
 ])
 def test_bad_values_name_file_key_value_and_what_is_allowed(overrides, expected):
     assert expected in errors(**overrides)
@@ -67,6 +67,14 @@ def test_bad_values_name_file_key_value_and_what_is_allowed(overrides, expected)
 ])
 def test_production_safety_rules(overrides, expected):
     assert [f"{SOURCE}: {expected}"] == errors("prod", **overrides)
+
+
+def test_pagerduty_token_needs_an_escalation_policy():
+    raw = {**load_stack_config("prod"), "pagerduty:token": "tok"}
+    with pytest.raises(ConfigError) as exc:
+        load_platform_config(raw, SOURCE)
+    assert exc.value.lines == [f"{SOURCE}: mlops:observability.pagerdutyEscalationPolicy must name a PagerDuty "
+                               "escalation policy ID when pagerduty:token is set (got nothing)"]
 
 
 def test_every_problem_is_reported_at_once():

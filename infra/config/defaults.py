@@ -40,6 +40,7 @@ _COMMON: dict[str, Any] = {
         "dagsPath": "dags",
     },
     "serving": {"ingressScheme": "internal"},
+    "observability": {"prometheusRetentionDays": 30},
 }
 
 _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
@@ -61,6 +62,7 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         "mlflow": {"replicas": 1, "database": {"instanceClass": "db.t4g.small", "storageGib": 20, "maxStorageGib": 50, "backupRetentionDays": 1, "multiAz": False, "deletionProtection": False}},
         "airflow": {"schedulerReplicas": 1, "database": {"instanceClass": "db.t4g.small", "storageGib": 20, "maxStorageGib": 50, "backupRetentionDays": 1, "multiAz": False, "deletionProtection": False}},
         "serving": {"gatewayReplicas": 1},
+        "observability": {"prometheusReplicas": 1, "prometheusStorageGib": 50, "alertmanagerReplicas": 1},
     },
     "staging": {
         "network": {"natGateways": "perAz", "flowLogRetentionDays": 30},
@@ -79,6 +81,7 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         "mlflow": {"replicas": 2, "database": {"instanceClass": "db.t4g.medium", "storageGib": 50, "maxStorageGib": 200, "backupRetentionDays": 7, "multiAz": True, "deletionProtection": False}},
         "airflow": {"schedulerReplicas": 2, "database": {"instanceClass": "db.t4g.medium", "storageGib": 50, "maxStorageGib": 200, "backupRetentionDays": 7, "multiAz": True, "deletionProtection": False}},
         "serving": {"gatewayReplicas": 2},
+        "observability": {"prometheusReplicas": 2, "prometheusStorageGib": 100, "alertmanagerReplicas": 3},
     },
     "prod": {
         "network": {"natGateways": "perAz", "flowLogRetentionDays": 365},
@@ -100,6 +103,7 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         "mlflow": {"replicas": 2, "database": {"instanceClass": "db.r7g.large", "storageGib": 100, "maxStorageGib": 1000, "backupRetentionDays": 30, "multiAz": True, "deletionProtection": True}},
         "airflow": {"schedulerReplicas": 2, "database": {"instanceClass": "db.r7g.large", "storageGib": 100, "maxStorageGib": 1000, "backupRetentionDays": 30, "multiAz": True, "deletionProtection": True}},
         "serving": {"gatewayReplicas": 3},
+        "observability": {"prometheusReplicas": 2, "prometheusRetentionDays": 90, "prometheusStorageGib": 500, "alertmanagerReplicas": 3},
     },
 }
 

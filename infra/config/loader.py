@@ -14,7 +14,7 @@ from .platform import Environment, PlatformConfig
 
 NAMESPACE = "mlops"
 # Keys outside the project namespace that the program reads, and the field they fill.
-FOREIGN_KEYS = {"aws:region": "region"}
+FOREIGN_KEYS = {"aws:region": "region", "pagerduty:token": "pagerduty_token"}
 ENVIRONMENTS = get_args(Environment)
 
 
@@ -116,7 +116,5 @@ def _allowed_keys(loc: list) -> list[str]:
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         model = annotation
-    keys = [f.alias or n for n, f in model.model_fields.items()]
-    if model is PlatformConfig:
-        keys = [k for k in keys if k not in FOREIGN_KEYS.values()]
-    return sorted(keys)
+    foreign = FOREIGN_KEYS.values() if model is PlatformConfig else ()
+    return sorted(f.alias or n for n, f in model.model_fields.items() if n not in foreign)

@@ -2,13 +2,14 @@
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from .base import FieldError, Section
 from .cluster import ClusterConfig
 from .data_services import CacheConfig, StreamingConfig
 from .ml_services import AirflowConfig, MlflowConfig
 from .network import NetworkConfig
+from .observability import ObservabilityConfig
 from .storage import DataLakeConfig, RegistryConfig
 
 Environment = Literal["dev", "staging", "prod"]
@@ -40,6 +41,11 @@ class PlatformConfig(Section):
     mlflow: MlflowConfig
     airflow: AirflowConfig
     serving: ServingConfig
+    observability: ObservabilityConfig
+    # Secrets: top-level Pulumi secret config values (`pulumi config set --secret ...`).
+    pagerduty_token: SecretStr | None = Field(default=None, description="PagerDuty API token (`pagerduty:token`); paging is off without it.")
+    ticket_webhook_url: SecretStr | None = Field(default=None, description="Slack incoming-webhook URL for tickets.")
+    dead_mans_switch_url: SecretStr | None = Field(default=None, description="Heartbeat URL the Watchdog alert calls.")
 
     @field_validator("name")
     @classmethod
@@ -58,6 +64,9 @@ class PlatformConfig(Section):
 
     @model_validator(mode="after")
     def _production_safety(self):
+        if self.paging_enabled and not self.observability.pagerduty_escalation_policy:
+            raise FieldError("observability.pagerdutyEscalationPolicy",
+                             "must name a PagerDuty escalation policy ID when pagerduty:token is set (got nothing)")
         if self.environment == "dev":
             return self
         if self.cluster.endpoint_public_access:
@@ -75,6 +84,10 @@ class PlatformConfig(Section):
         if self.network.nat_gateways != "perAz":
             raise FieldError("network.natGateways", f"must be perAz outside dev: one NAT is a single point of failure (got {self.network.nat_gateways})")
         return self
+
+    @property
+    def paging_enabled(self) -> bool:
+        return self.pagerduty_token is not None and bool(self.pagerduty_token.get_secret_value())
 
     @property
     def stack_name(self) -> str:
