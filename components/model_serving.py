@@ -1,0 +1,75 @@
+"""Serving, composed: the mesh and operator once, then one ModelDeployment per model file.
+
+Adding a model is adding `models/<name>.yaml`: it brings its own ModelDeployment and changes
+nothing the others declare.
+"""
+from dataclasses import dataclass
+
+import pulumi
+
+from infra.models import ModelSpec
+
+from .model_deployment import ModelDeployment, ModelDeploymentArgs
+from .serving_mesh import ServingMesh, ServingMeshArgs
+
+
+@dataclass(frozen=True)
+class ModelServingArgs:
+    environment: str
+    region: str
+    ingress_scheme: str
+    gateway_replicas: int
+    models: list[ModelSpec]
+    repository_urls: dict[str, pulumi.Output[str]]
+    cluster_name: pulumi.Input[str]
+    mlflow_tracking_uri: str
+    artifact_bucket_arn: pulumi.Input[str]
+    artifact_key_arn: pulumi.Input[str]
+    cache_host: pulumi.Input[str]
+    cache_port: int
+    cache_auth_token: pulumi.Input[str]
+
+
+class ModelServing(pulumi.ComponentResource):
+    gateway: str
+    models: dict[str, ModelDeployment]
+
+    def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions):
+        super().__init__("mlops:serving:ModelServing", name, None, opts)
+        mesh = ServingMesh(f"{name}-mesh", ServingMeshArgs(
+            ingress_scheme=args.ingress_scheme,
+            gateway_replicas=args.gateway_replicas,
+            high_availability=args.environment != "dev",
+        ), opts=pulumi.ResourceOptions(parent=self))
+
+        self.models = {}
+        for model in args.models:
+            image = self._image(model.image, args.repository_urls)
+            self.models[model.name] = ModelDeployment(f"model-{model.name}", ModelDeploymentArgs(
+                model=model,
+                environment=args.environment,
+                image=image,
+                canary_image=self._image(model.canary.image, args.repository_urls) if model.canary and model.canary.image else image,
+                cluster_name=args.cluster_name,
+                region=args.region,
+                gateway_principal=mesh.gateway_principal,
+                mlflow_tracking_uri=args.mlflow_tracking_uri,
+                artifact_bucket_arn=args.artifact_bucket_arn,
+                artifact_key_arn=args.artifact_key_arn,
+                cache_host=args.cache_host,
+                cache_port=args.cache_port,
+                cache_auth_token=args.cache_auth_token,
+            ), opts=pulumi.ResourceOptions(parent=self, depends_on=mesh.ready))
+
+        self.gateway = mesh.gateway
+        self.register_outputs({"gateway": mesh.gateway, "models": sorted(self.models)})
+
+    @staticmethod
+    def _image(reference: str, repository_urls: dict[str, pulumi.Output[str]]) -> pulumi.Input[str]:
+        # `serving:1.0.0` names a repository of the stack's own ECR (the loader checked it
+        # exists); a reference with a registry host is used as written.
+        if "/" in reference:
+            return reference
+        separator = "@" if "@" in reference and ":" not in reference.split("@")[0] else ":"
+        repository, pin = reference.split(separator, 1)
+        return repository_urls[repository].apply(lambda url: f"{url}{separator}{pin}")
