@@ -33,7 +33,7 @@ _COMMON: dict[str, Any] = {
         ],
     },
     "cache": {"engineVersion": "8.0"},
-    "mlflow": {"imageTag": "3.18.0"},
+    "mlflow": {"imageTag": "3.17.2"},
     "airflow": {
         "dagsRepository": "https://github.com/xyz-shopsmart/ml-pipelines.git",
         "dagsBranch": "main",
