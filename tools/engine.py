@@ -1,5 +1,6 @@
 """Runs the Pulumi program itself (infra/__main__.py) under the mock runtime, in this process."""
 import json
+import logging
 import os
 import runpy
 from typing import Any
@@ -16,13 +17,31 @@ PROJECT = "xyz-mlops"
 PROGRAM = REPO_ROOT / "infra" / "__main__.py"
 
 
-def run_program(stack: str, config: dict[str, str]) -> list[dict[str, Any]]:
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def run_program(stack: str, config: dict[str, str], warnings: list[str] | None = None) -> list[dict[str, Any]]:
     """Declares the stack's resources exactly as `pulumi up` would and returns their registrations.
     Raises SystemExit(2) with the config errors printed when the stack config is invalid."""
     os.environ["PULUMI_CONFIG"] = json.dumps(config, sort_keys=True)
     mocks = PlatformMocks(region=config.get("aws:region", "us-east-1"))
     monitor = RecordingMonitor(mocks)
+    # The program's pulumi.log.warn lines (e.g. "paging is off") reach the reviewer.
+    logger = logging.getLogger(f"mlops.preview.{stack}")
+    logger.propagate = False
+    collect = _Collect()
+    logger.addHandler(collect)
     # preview=False: apply() callbacks run and every output is known, as after a real update.
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=logger)
+    try:
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+    finally:
+        if warnings is not None:
+            warnings.extend(sorted(set(collect.messages)))
     return monitor.records
