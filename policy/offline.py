@@ -49,7 +49,9 @@ _PROVIDER_PACKAGES = {"aws", "kubernetes", "random", "pagerduty", "tls", "comman
 
 def evaluate(records: Iterable[Mapping[str, Any]], environment: str | None = None,
              policies: Iterable | None = None) -> list[Violation]:
-    records = [r for r in records if not _is_component(r) and not r["type"].startswith("pulumi:providers:")]
+    # Sorted by URN: a program registers resources in a different order from run to run.
+    records = sorted((r for r in records if not _is_component(r) and not r["type"].startswith("pulumi:providers:")),
+                     key=lambda r: r["urn"])
     config = {"environment": environment} if environment in ENVIRONMENTS else {}
     by_urn = {r["urn"]: PolicyResource(r["type"], r.get("inputs") or {}, r["urn"], r["name"], _options(r.get("parent")),
                                        None, None, [], {}) for r in records}

@@ -110,7 +110,7 @@ def top_components(records: list[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def estimate(records: Iterable[Mapping[str, Any]], prices: Mapping[str, Any] | None = None) -> CostReport:
-    records = list(records)
+    records = sorted(records, key=lambda r: r["urn"])  # registration order varies between runs
     prices = prices or load_prices()
     hours = prices["hours_per_month"]
     report = CostReport(prices["region"], str(prices["date"]), prices["source"], prices["currency"])

@@ -4,6 +4,7 @@ A PR comment holds at most 65,536 characters (GitHub). `render(blocks, limit)` k
 order while they fit; a table that does not fit whole keeps its header and as many complete rows
 as fit, closed by a row that says how many were left out; everything after it is replaced by one
 note. The result is always valid Markdown and never longer than `limit`."""
+import re
 from dataclasses import dataclass, field
 
 GITHUB_COMMENT_LIMIT = 65_536
@@ -26,7 +27,9 @@ def cell(value: object, width: int = 160) -> str:
 
 
 def _row(cells: list[str]) -> str:
-    return "| " + " | ".join(cells) + " |\n"
+    # A `|` or a line break inside a cell would end the cell or the row: escape what cell() has not.
+    safe = [re.sub(r"(?<!\\)\|", r"\\|", str(c)).replace("\r", " ").replace("\n", " ") for c in cells]
+    return "| " + " | ".join(safe) + " |\n"
 
 
 def render_table(table: Table) -> str:

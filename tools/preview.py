@@ -3,8 +3,9 @@
     python -m tools.preview dev staging prod      # what `make preview` runs
     python -m tools.preview --stack-file F dev     # preview a stack file kept elsewhere
 
-Writes build/preview/<stack>/{resources.json,summary.json,k8s/*.yaml}. Exit 2 on a bad stack
-config (the program prints one line per problem), 1 on any other failure."""
+Writes build/preview/<stack>/{resources.json,summary.json,review.json,k8s/*.yaml}. Exit 2 on a bad
+stack config (the program prints one line per problem), 3 on a mandatory policy violation, 1 on
+any other failure."""
 import argparse
 import json
 import os
@@ -39,6 +40,14 @@ def preview_one(stack: str, out_root: Path, stack_file: Path | None) -> int:
     summary = summarize(records)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     print(format_summary(stack, summary))
+    # Policy pack verdict and monthly cost per component (tools/review.py); exit 3 on a
+    # mandatory violation so `make preview` fails.
+    from .review import review_stack
+    review, failed = review_stack(stack, records, config, out_dir)
+    print(review)
+    if failed:
+        print(f"{stack}: mandatory policy violation(s), listed above", file=sys.stderr)
+        return 3
     return 0
 
 
