@@ -9,7 +9,9 @@ from components.data_lake import DataLake, DataLakeArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.eks_managed_addons import NODE_LEVEL, WORKLOAD_LEVEL, EksManagedAddons, EksManagedAddonsArgs
 from components.mlflow import MlflowTracking, MlflowTrackingArgs
+from components.model_serving import ModelServing, ModelServingArgs
 from components.network import Network, NetworkArgs
+from components.observability import ModelAlerting, Observability, ObservabilityArgs
 from components.node_groups import GPU_TAINT, NodeGroups, NodeGroupsArgs, NodeGroupSpec, gpu_group_labels
 from components.postgres import PostgresDatabaseArgs
 from components.registry import ContainerRegistry, ContainerRegistryArgs
@@ -17,10 +19,15 @@ from components.streaming import Streaming, StreamingArgs, Topic
 
 from .config import PlatformConfig
 from .config.data_services import DatabaseConfig
+from .models import load_models_or_exit
+from .observability_rules import platform_rule_files
 from .tagging import register_tagging
 
 
 def build_platform(cfg: PlatformConfig) -> None:
+    # Every model file is validated before the first resource is declared: a bad file
+    # stops the run whole, it never half-applies.
+    models = load_models_or_exit(cfg.registry.repositories)
     register_tagging(cfg.resource_tags)
     name = cfg.stack_name
     high_availability = cfg.environment != "dev"
@@ -70,7 +77,7 @@ def build_platform(cfg: PlatformConfig) -> None:
     managed_addons("eks-addons-workload", WORKLOAD_LEVEL, pulumi.ResourceOptions(depends_on=nodes.resources))
 
     k8s_opts = pulumi.ResourceOptions(provider=cluster.provider, depends_on=nodes.resources)
-    ClusterAddons("cluster-addons", ClusterAddonsArgs(
+    cluster_addons = ClusterAddons("cluster-addons", ClusterAddonsArgs(
         cluster_name=name,
         kubernetes_version=cfg.cluster.version,
         region=cfg.region,
@@ -167,6 +174,25 @@ def build_platform(cfg: PlatformConfig) -> None:
         k8s_opts=k8s_opts,
     ))
 
+    obs = cfg.observability
+    Observability("observability", ObservabilityArgs(
+        name=name,
+        environment=cfg.environment,
+        storage_class=cluster_addons.storage_class,
+        prometheus_replicas=obs.prometheus_replicas,
+        prometheus_retention_days=obs.prometheus_retention_days,
+        prometheus_storage_gib=obs.prometheus_storage_gib,
+        alertmanager_replicas=obs.alertmanager_replicas,
+        paging_enabled=cfg.paging_enabled,
+        pagerduty_escalation_policy=obs.pagerduty_escalation_policy,
+        ticket_webhook_url=_secret(cfg.ticket_webhook_url),
+        dead_mans_switch_url=_secret(cfg.dead_mans_switch_url),
+        platform_rules=platform_rule_files(),
+        models=[ModelAlerting(m.name, m.name, m.alerting.team or m.team, m.slo.availability, m.slo.p99_latency_ms / 1000)
+                for m in models],
+        k8s_opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, cluster_addons]),
+    ))
+
     pulumi.export("environment", cfg.environment)
     pulumi.export("kafkaBootstrapBrokers", streaming.bootstrap_brokers)
     pulumi.export("cacheHost", cache.host)
@@ -176,3 +202,24 @@ def build_platform(cfg: PlatformConfig) -> None:
     pulumi.export("clusterEndpoint", cluster.endpoint)
     pulumi.export("lakeBuckets", lake.bucket_names)
     pulumi.export("repositoryUrls", registry.repository_urls)
+
+    # Istio, the Seldon operator and one ModelDeployment per models/<name>.yaml.
+    ModelServing("serving", ModelServingArgs(
+        environment=cfg.environment,
+        region=cfg.region,
+        ingress_scheme=cfg.serving.ingress_scheme,
+        gateway_replicas=cfg.serving.gateway_replicas,
+        models=models,
+        repository_urls=registry.repository_urls,
+        cluster_name=cluster.name,
+        mlflow_tracking_uri=mlflow.tracking_uri,
+        artifact_bucket_arn=mlflow.artifact_bucket_arn,
+        artifact_key_arn=mlflow.artifact_key_arn,
+        cache_host=cache.host,
+        cache_port=cache.port,
+        cache_auth_token=cache.auth_token,
+    ), opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, cluster_addons]))
+
+
+def _secret(value) -> pulumi.Output[str] | None:
+    return None if value is None else pulumi.Output.secret(value.get_secret_value())
