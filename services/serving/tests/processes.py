@@ -1,68 +1,17 @@
-"""Real processes the tests talk to: redis-server and the model server, on free loopback ports."""
+"""The model server as the tests start it; redis-server and port helpers come from tools."""
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
-import redis
+
+from tools.local_processes import RedisServer, free_port, wait_until  # noqa: F401 (re-exported)
 
 SERVING_DIR = Path(__file__).resolve().parents[1]
-STARTUP_DEADLINE_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(condition, what: str, deadline: float = STARTUP_DEADLINE_SECONDS, every: float = 0.05):
-    """Poll until condition() is truthy; a deadline, not a timing assertion."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        result = condition()
-        if result:
-            return result
-        time.sleep(every)
-    raise AssertionError(f"gave up waiting for {what} after {deadline}s")
-
-
-class RedisServer:
-    def __init__(self, workdir: Path, port: int | None = None):
-        self.port = port or free_port()
-        self.workdir = workdir
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> "RedisServer":
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir), "--protected-mode", "yes"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        )
-        wait_until(self._pings, f"redis-server on port {self.port}")
-        return self
-
-    def _pings(self) -> bool:
-        try:
-            return self.client().ping()
-        except redis.RedisError:
-            return False
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-        self.process = None
 
 
 class ModelServer:
