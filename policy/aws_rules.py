@@ -6,7 +6,7 @@ from ipaddress import ip_network
 from typing import Any
 
 from .common import (
-    ADVISORY, MANDATORY, REQUIRED_TAGS, Ctx, as_strings, get, is_false, is_true, items,
+    ADVISORY, MANDATORY, REQUIRED_TAGS, Ctx, as_strings, get, is_false, is_true, items, known,
     policy_statements, resource_rule, safely, stack_rule,
 )
 
@@ -73,15 +73,16 @@ def _bucket_settings(resources, setting_type: str):
     buckets = [r for r in resources if r.resource_type == BUCKET]
     settings = [r for r in resources if r.resource_type == setting_type]
     for b in buckets:
-        name = get(b.props, "bucket")
+        name = known(lambda: get(b.props, "bucket"))  # unknown while a new bucket's name is generated
         matched = []
         for s in settings:
             deps = (s.property_dependencies or {}).get("bucket", [])
+            target = known(lambda: get(s.props, "bucket"))
             if any(d is b or getattr(d, "urn", None) == b.urn for d in deps):
                 matched.append(s)
-            elif name is not None and get(s.props, "bucket") == name:
+            elif name is not None and target == name:
                 matched.append(s)
-            elif get(s.props, "bucket") is None and s.name == b.name and _parent_urn(s) == _parent_urn(b):
+            elif (name is None or target is None) and s.name == b.name and _parent_urn(s) == _parent_urn(b):
                 matched.append(s)
         yield b, name or b.name, matched
 
@@ -487,7 +488,7 @@ def vpc_flow_logs(resources, env):
         def logged(log) -> bool:
             deps = (log.property_dependencies or {}).get("vpcId", [])
             return (any(getattr(d, "urn", None) == vpc.urn for d in deps)
-                    or get(log.props, "vpcId") in (f"{vpc.name}-id", get(vpc.props, "id"))
+                    or known(lambda: get(log.props, "vpcId")) in (f"{vpc.name}-id", known(lambda: get(vpc.props, "id")))
                     or _parent_urn(log) == _parent_urn(vpc))
         if not any(logged(log) for log in logs):
             yield f"VPC {vpc.name} has no flow log", vpc.urn

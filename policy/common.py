@@ -135,6 +135,14 @@ def is_false(value: Any) -> bool:
     return value is False or (isinstance(value, str) and value.lower() == "false")
 
 
+def known(fn: Callable[[], Any], default: Any = None) -> Any:
+    """fn(), or `default` where it reads a value not known during preview."""
+    try:
+        return fn()
+    except UnknownValueError:
+        return default
+
+
 def safely(resources: Iterable, fn: Callable[[Any], Iterable]) -> Iterable:
     """Runs fn per resource; one whose props are not known during preview is skipped (the CLI
     reports unknowns per resource policy; a stack policy must not die on one resource)."""

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 
 from .common import (
     ADVISORY, MANDATORY, SELDON, SERVICE_TYPES, WORKLOAD_TYPES, as_strings, containers, get, is_true,
-    items, k8s_identity, pod_specs, resource_rule, safely, stack_rule,
+    items, k8s_identity, known, pod_specs, resource_rule, safely, stack_rule,
 )
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -201,32 +201,37 @@ def _labels_match(selector, labels) -> bool:
 
 def _serving_workloads(resources):
     """(resource, namespace, name, [(where, pod labels, component spec or None)]) of each serving
-    workload; Seldon canaries are left out (a canary is meant to be small)."""
-    for r in resources:
-        if r.resource_type == SELDON:
-            ns, name = k8s_identity(r.props, r.name)
-            parts = []
-            for p in _predictors(r.props):
-                if _is_canary(p):
-                    continue
-                for i, cs in enumerate(items(get(p, "componentSpecs"))):
-                    labels = {"seldon-deployment-id": name, "seldon-app": f"{name}-{get(p, 'name')}",
-                              **(get(cs, "metadata.labels") or {})}
-                    parts.append((f"predictor {get(p, 'name')}, componentSpecs[{i}]", labels, cs))
-            yield r, ns, name, parts
-        elif r.resource_type in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"):
-            ns, name = k8s_identity(r.props, r.name)
-            labels = get(r.props, "spec.template.metadata.labels") or {}
-            meta_labels = get(r.props, "metadata.labels") or {}
-            if ns in SERVING_NAMESPACES or any(meta_labels.get(k) == v or labels.get(k) == v for k, v in SERVING_LABELS.items()):
-                yield r, ns, name, [("spec.template", labels, None)]
+    workload; Seldon canaries are left out (a canary is meant to be small). A resource whose
+    props are not known during preview is skipped."""
+    return list(safely(resources, lambda r: list(_serving_workload(r))))
+
+
+def _serving_workload(r):
+    if r.resource_type == SELDON:
+        ns, name = k8s_identity(r.props, r.name)
+        parts = []
+        for p in _predictors(r.props):
+            if _is_canary(p):
+                continue
+            for i, cs in enumerate(items(get(p, "componentSpecs"))):
+                labels = {"seldon-deployment-id": name, "seldon-app": f"{name}-{get(p, 'name')}",
+                          **(get(cs, "metadata.labels") or {})}
+                parts.append((f"predictor {get(p, 'name')}, componentSpecs[{i}]", labels, cs))
+        yield r, ns, name, parts
+    elif r.resource_type in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"):
+        ns, name = k8s_identity(r.props, r.name)
+        labels = get(r.props, "spec.template.metadata.labels") or {}
+        meta_labels = get(r.props, "metadata.labels") or {}
+        if ns in SERVING_NAMESPACES or any(meta_labels.get(k) == v or labels.get(k) == v for k, v in SERVING_LABELS.items()):
+            yield r, ns, name, [("spec.template", labels, None)]
 
 
 @stack_rule("k8s-serving-pdb-prod", "In prod every serving workload has a PodDisruptionBudget.", MANDATORY, (SELDON, PDB))
 def serving_pdb(resources, env):
     if env != "prod":
         return
-    pdbs = [(k8s_identity(r.props, r.name)[0], get(r.props, "spec.selector")) for r in resources if r.resource_type == PDB]
+    pdbs = list(safely([r for r in resources if r.resource_type == PDB],
+                       lambda r: [(k8s_identity(r.props, r.name)[0], get(r.props, "spec.selector"))]))
 
     def one(w):
         r, ns, name, parts = w
@@ -235,7 +240,7 @@ def serving_pdb(resources, env):
                 continue
             if not any(pns == ns and _labels_match(sel, labels) for pns, sel in pdbs):
                 yield f"{ns}/{name} {where}: no PodDisruptionBudget selects its pods (Seldon: set pdbSpec)", r.urn
-    yield from safely(list(_serving_workloads(resources)), one)
+    yield from safely(_serving_workloads(resources), one)
 
 
 @stack_rule("k8s-serving-hpa-min-prod", f"In prod serving autoscales with at least {PROD_MIN_REPLICAS} replicas.",
@@ -256,12 +261,12 @@ def serving_hpa_min(resources, env):
                     yield f"{ns}/{name} {where}: hpaSpec.minReplicas is {low}, prod needs >= {PROD_MIN_REPLICAS}", r.urn
                 continue
             kind = "StatefulSet" if r.resource_type.endswith("StatefulSet") else "Deployment"
-            mine = [h for h in hpas if k8s_identity(h.props, h.name)[0] == ns
-                    and get(h.props, "spec.scaleTargetRef.kind") == kind and get(h.props, "spec.scaleTargetRef.name") == name]
+            mine = [h for h in hpas if known(lambda: k8s_identity(h.props, h.name)[0] == ns
+                    and get(h.props, "spec.scaleTargetRef.kind") == kind and get(h.props, "spec.scaleTargetRef.name") == name)]
             if not mine:
                 yield f"{ns}/{name}: no HorizontalPodAutoscaler targets it (prod serving autoscales, min {PROD_MIN_REPLICAS})", r.urn
             for h in mine:
                 low = get(h.props, "spec.minReplicas", 1)
                 if low < PROD_MIN_REPLICAS:
                     yield f"{ns}/{name}: HPA minReplicas is {low}, prod needs >= {PROD_MIN_REPLICAS}", h.urn
-    yield from safely(list(_serving_workloads(resources)), one)
+    yield from safely(_serving_workloads(resources), one)

@@ -84,19 +84,11 @@ def test_taggable_types_take_tags_in_the_installed_provider():
         assert "tags" in inspect.signature(klass._internal_init).parameters, t
 
 
-def test_unknown_values_skip_a_resource_not_the_stack_policy():
-    """Under the CLI a preview's unknown values raise UnknownValueError on access; a stack policy
-    must still judge the other resources."""
+def test_environment_of_a_stack_with_unknown_tags_is_the_strictest():
     from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
     from policy.common import stack_environment
     assert stack_environment({}, [types.SimpleNamespace(props=unknown_checking_proxy({"tags": UNKNOWN_STRING_VALUE}))]) == "prod"
-    weak = seldon(pdb=False)
-    unknown = rec(weak["type"], {"metadata": {"name": "x", "namespace": "serving"}, "spec": UNKNOWN_STRING_VALUE}, "unknown")
-    rule = BY_NAME["k8s-serving-pdb-prod"]
-    from policy.offline import evaluate as run
-    found = run([weak, unknown], "prod", [rule])
-    assert [v.urn for v in found] == [weak["urn"]]
 
 
 def test_pack_entry_builds_the_policy_pack_from_the_same_policies(monkeypatch):
