@@ -32,7 +32,8 @@ def preview_one(stack: str, out_root: Path, stack_file: Path | None) -> int:
     if stack_file is not None:
         os.environ["MLOPS_CONFIG_SOURCE"] = str(stack_file)
     try:
-        records = run_program(stack, config)
+        warnings: list[str] = []
+        records = run_program(stack, config, warnings)
     except SystemExit as exc:
         return int(exc.code or 0)
     out_dir = out_root / stack
@@ -40,6 +41,8 @@ def preview_one(stack: str, out_root: Path, stack_file: Path | None) -> int:
     summary = summarize(records)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     print(format_summary(stack, summary))
+    for line in warnings:
+        print(f"  warning: {line}")
     # Policy pack verdict and monthly cost per component (tools/review.py); exit 3 on a
     # mandatory violation so `make preview` fails.
     from .review import review_stack
