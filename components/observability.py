@@ -135,7 +135,7 @@ class Observability(pulumi.ComponentResource):
             doc = model_rule_groups(m.model, m.namespace, m.team, m.availability, m.p99_latency_seconds)
             self._rule(f"{name}-rules-model-{m.model}", f"model-{m.model}", doc, crd_opts)
 
-        for file_name, dashboard in sorted(render_dashboards([m.model for m in args.models]).items()):
+        for file_name, dashboard in sorted(render_dashboards().items()):
             k8s.core.v1.ConfigMap(
                 f"{name}-dashboard-{file_name.removesuffix('.json')}",
                 metadata={"name": f"dashboard-{file_name.removesuffix('.json')}", "namespace": NAMESPACE,

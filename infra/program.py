@@ -175,7 +175,7 @@ def build_platform(cfg: PlatformConfig) -> None:
     ))
 
     obs = cfg.observability
-    Observability("observability", ObservabilityArgs(
+    observability = Observability("observability", ObservabilityArgs(
         name=name,
         environment=cfg.environment,
         storage_class=cluster_addons.storage_class,
@@ -218,7 +218,8 @@ def build_platform(cfg: PlatformConfig) -> None:
         cache_host=cache.host,
         cache_port=cache.port,
         cache_auth_token=cache.auth_token,
-    ), opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, cluster_addons]))
+    # The PodMonitor CRD comes with kube-prometheus-stack: serve after it is installed.
+    ), opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, cluster_addons, observability]))
 
 
 def _secret(value) -> pulumi.Output[str] | None:

@@ -24,14 +24,11 @@ _MODULES = {
 }
 
 
-def build_dashboards(models: list[str]) -> dict[str, dict]:
-    if not models:
-        raise ValueError("at least one model is needed for the model selector")
-    models = sorted(set(models))
-    return {name: to_dict(module.build(models)) for name, module in sorted(_MODULES.items())}
+def build_dashboards() -> dict[str, dict]:
+    return {name: to_dict(module.build()) for name, module in sorted(_MODULES.items())}
 
 
-def render_dashboards(models: list[str]) -> dict[str, str]:
+def render_dashboards() -> dict[str, str]:
     """File name -> JSON text (sorted keys), ready for a ConfigMap's data."""
     return {name: json.dumps(board, indent=2, sort_keys=True) + "\n"
-            for name, board in build_dashboards(models).items()}
+            for name, board in build_dashboards().items()}

@@ -26,9 +26,12 @@ def new(uid: str, title: str, description: str) -> dashboard_builder.Dashboard:
             .editable().time("now-6h", "now").refresh("1m").timezone("browser"))
 
 
-def model_variable(models: list[str]) -> dashboard_builder.CustomVariable:
-    return (dashboard_builder.CustomVariable("model").label("Model").values(",".join(models))
-            .current(model.VariableOption(selected=True, text=models[0], value=models[0])))
+def model_variable() -> dashboard_builder.QueryVariable:
+    # The choices come from the served models themselves, so onboarding a model changes no
+    # dashboard: a new models/<name>.yaml appears in the picker once its pods report.
+    return (dashboard_builder.QueryVariable("model").label("Model").datasource(DATASOURCE)
+            .query("label_values(model_server_model_info, model)")
+            .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD).sort(model.VariableSort.ALPHABETICAL_ASC))
 
 
 def namespace_variable() -> dashboard_builder.QueryVariable:

@@ -5,9 +5,9 @@ from observability.dashboards._common import RATE, graph, model_variable, new
 _CACHE = "model_server_cache_requests_total"
 
 
-def build(models: list[str]):
+def build():
     return (new("mlops-cache", "MLOps / Cache", "Redis cache-aside behaviour of the model servers.")
-            .with_variable(model_variable(models))
+            .with_variable(model_variable())
             .with_panel(graph("Hit ratio", "percentunit", [(
                 f'sum(rate({_CACHE}{{model="$model",result="hit"}}[{RATE}]))'
                 f' / sum(rate({_CACHE}{{model="$model"}}[{RATE}]))', "hit ratio")]))

@@ -5,9 +5,9 @@ from observability.dashboards._common import RATE, graph, model_variable, namesp
 _NS = 'namespace="$namespace"'
 
 
-def build(models: list[str]):
+def build():
     return (new("mlops-capacity", "MLOps / Capacity", "Autoscaling headroom and resource use of a model.")
-            .with_variable(model_variable(models))
+            .with_variable(model_variable())
             .with_variable(namespace_variable())
             .with_panel(graph("HPA replicas", "short", [
                 (f"kube_horizontalpodautoscaler_status_current_replicas{{{_NS}}}", "current {{horizontalpodautoscaler}}"),

@@ -5,7 +5,7 @@ from observability.dashboards._common import graph, new
 _LEGEND = "{{Hostname}} GPU {{gpu}}"
 
 
-def build(models: list[str]):
+def build():
     return (new("mlops-gpu", "MLOps / GPU", "GPU node utilisation and memory.")
             .with_panel(graph("GPU utilisation", "percent", [("DCGM_FI_DEV_GPU_UTIL", _LEGEND)],
                               [(5.0, "yellow"), (90.0, "red")],

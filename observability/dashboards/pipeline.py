@@ -6,9 +6,9 @@ from observability.model_rules import TRAINING_MAX_AGE_DAYS
 _M = 'model="$model"'
 
 
-def build(models: list[str]):
+def build():
     return (new("mlops-pipeline", "MLOps / Training pipeline", "Retraining, drift and model versions per model.")
-            .with_variable(model_variable(models))
+            .with_variable(model_variable())
             .with_panel(single("Since last successful training", "s",
                                f"time() - mlops_training_last_success_timestamp_seconds{{{_M}}}",
                                [(TRAINING_MAX_AGE_DAYS * 86400.0, "red")]))

@@ -12,9 +12,9 @@ def _quantile(q: float) -> tuple[str, str]:
             f"p{int(q * 100)} {{{{predictor_name}}}}")
 
 
-def build(models: list[str]):
+def build():
     return (new("mlops-red", "MLOps / Model RED", "Requests, errors and latency per model and predictor.")
-            .with_variable(model_variable(models))
+            .with_variable(model_variable())
             .with_panel(graph("Requests per second", "reqps", [
                 (f"sum by (predictor_name) (rate({_EXEC}_count{{{_SEL}}}[{RATE}]))", "{{predictor_name}}")]))
             .with_panel(graph("Error ratio", "percentunit", [(

@@ -24,9 +24,9 @@ def _burn(record: str, name: str) -> list[tuple[str, str]]:
 _BURN_LINES = [(1.0, "yellow"), (6.0, "orange"), (14.4, "red")]
 
 
-def build(models: list[str]):
+def build():
     return (new("mlops-slo", "MLOps / SLOs", "Availability and latency SLOs per model, from the Seldon executor.")
-            .with_variable(model_variable(models))
+            .with_variable(model_variable())
             .with_panel(single(f"Availability ({slo.SLO_WINDOW})", "percentunit",
                                f"1 - {slo.ERRORS_RECORD}{slo.SLO_WINDOW}{_SEL}"))
             .with_panel(single("Availability objective", "percentunit",

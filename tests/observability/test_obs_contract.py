@@ -23,7 +23,7 @@ def _recorded() -> set[str]:
 
 
 def _dashboard_exprs() -> list[tuple[str, str]]:
-    return [(name, q) for name, board in build_dashboards(["recsys"]).items() for q in dashboard_queries(board)]
+    return [(name, q) for name, board in build_dashboards().items() for q in dashboard_queries(board)]
 
 
 def test_rules_read_only_contract_metrics_or_recorded_series():
