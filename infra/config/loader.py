@@ -6,10 +6,10 @@ Every line names the stack file, the key, the bad value and what is allowed, e.g
 import json
 from typing import Any, get_args
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from .base import FieldError
 from .defaults import deep_merge, defaults_for
+from .errors import describe_errors, show
 from .platform import Environment, PlatformConfig
 
 NAMESPACE = "mlops"
@@ -31,7 +31,7 @@ def load_platform_config(raw: dict[str, Any], source: str) -> PlatformConfig:
     if environment not in ENVIRONMENTS:
         # Without a known environment there are no defaults: report that alone, not the
         # dozens of "is required" lines that follow from it.
-        shown = "nothing" if environment is None else _show(environment)
+        shown = "nothing" if environment is None else show(environment)
         raise ConfigError([f"{source}: {NAMESPACE}:environment must be one of {', '.join(ENVIRONMENTS)} (got {shown})"])
     merged = deep_merge(defaults_for(environment), data)
     try:
@@ -61,15 +61,7 @@ def _decode(value: Any) -> Any:
 
 
 def _describe(exc: ValidationError) -> list[str]:
-    lines = []
-    for err in exc.errors():
-        loc = list(err["loc"])
-        cause = (err.get("ctx") or {}).get("error")
-        if isinstance(cause, FieldError):
-            loc += cause.field.split(".")
-        key = _key(loc)
-        lines.append(f"{key} {_message(err, loc)}")
-    return sorted(dict.fromkeys(lines))
+    return describe_errors(exc, PlatformConfig, _key, hidden=FOREIGN_KEYS.values())
 
 
 def _key(loc: list) -> str:
@@ -82,39 +74,3 @@ def _key(loc: list) -> str:
 
 def _part(p: Any) -> str:
     return f"[{p}]" if isinstance(p, int) else f".{p}"
-
-
-def _message(err: dict, loc: list) -> str:
-    kind, msg = err["type"], err["msg"]
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        return f"is not a known key (allowed: {', '.join(allowed)})"
-    if kind == "missing":
-        return "is required"
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    elif msg.startswith("Input should be "):
-        msg = "must be " + msg[len("Input should be "):]
-    else:
-        msg = msg[0].lower() + msg[1:]
-    if "(got" not in msg:
-        msg += f" (got {_show(err.get('input'))})"
-    return msg
-
-
-def _show(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, default=str)
-
-
-def _allowed_keys(loc: list) -> list[str]:
-    model: type[BaseModel] = PlatformConfig
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    foreign = FOREIGN_KEYS.values() if model is PlatformConfig else ()
-    return sorted(f.alias or n for n, f in model.model_fields.items() if n not in foreign)

@@ -5,17 +5,16 @@ Every line names the file, the key, what is wrong and what is allowed, e.g.
 All files are read and checked before the program declares anything, so a bad file never
 half-deploys a model (or the platform).
 """
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from infra.config import ConfigError
-from infra.config.base import FieldError
+from infra.config.errors import describe_errors
 
 from .schema import ModelSpec
 
@@ -91,50 +90,7 @@ def _load_one(path: Path, source: str, repositories: tuple[str, ...]) -> ModelSp
 
 
 def _describe(exc: ValidationError) -> list[str]:
-    lines = []
-    for err in exc.errors():
-        loc = [p for p in err["loc"]]
-        cause = (err.get("ctx") or {}).get("error")
-        if isinstance(cause, FieldError):
-            loc += cause.field.split(".")
-        key = ".".join(str(p) for p in loc)
-        lines.append(f"{key} {_message(err, loc)}" if key else _message(err, loc))
-    return sorted(dict.fromkeys(lines))
-
-
-def _message(err: dict, loc: list) -> str:
-    kind, msg = err["type"], err["msg"]
-    if kind == "extra_forbidden":
-        return f"is not a known key (allowed: {', '.join(_allowed_keys(loc[:-1]))})"
-    if kind == "missing":
-        return "is required"
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    elif msg.startswith("Input should be "):
-        msg = "must be " + msg[len("Input should be "):]
-    else:
-        msg = msg[0].lower() + msg[1:]
-    if "(got" not in msg:
-        msg += f" (got {_show(err.get('input'))})"
-    return msg
-
-
-def _allowed_keys(loc: list) -> list[str]:
-    model: type[BaseModel] = ModelSpec
-    for part in loc:
-        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
-        annotation = getattr(field, "annotation", None)
-        # Optional sections (canary) are `X | None`: look through the union.
-        candidates = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)]
-        nested = next((a for a in candidates if issubclass(a, BaseModel)), None)
-        if nested is None:
-            return []
-        model = nested
-    return sorted(f.alias or n for n, f in model.model_fields.items())
-
-
-def _show(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, default=str)
+    return describe_errors(exc, ModelSpec, lambda loc: ".".join(str(p) for p in loc))
 
 
 def _kind(value: Any) -> str:
