@@ -17,8 +17,15 @@ def _fresh_metrics_dir() -> str:
     return path
 
 
+def _fresh_worker_state_dir() -> None:
+    from .worker_readiness import ENV
+
+    os.environ[ENV] = tempfile.mkdtemp(prefix="model-server-workers-")
+
+
 def main() -> None:
     _fresh_metrics_dir()
+    _fresh_worker_state_dir()
     from . import settings
     from .server import ModelServer
 

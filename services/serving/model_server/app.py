@@ -60,9 +60,10 @@ def create_app(settings: settings_module.Settings | None = None) -> Starlette:
 
     def readiness() -> Response:
         # The protocol answers "not ready" with a 4xx; Kubernetes takes any code >= 400 as a fail.
-        if state.ready:
+        ready, reason = state.pod_ready()
+        if ready:
             return json_response({"ready": True})
-        return json_response({"ready": False, "reason": state.problem}, status=400)
+        return json_response({"ready": False, "reason": reason}, status=400)
 
     async def server_ready(request: Request) -> Response:
         return readiness()

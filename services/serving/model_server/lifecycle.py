@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 
-from . import metrics, model_source
+from . import metrics, model_source, worker_readiness
 from .cache import RecommendationCache, connect
 from .errors import ModelLoadError
 from .recommender import Recommender
@@ -32,6 +33,15 @@ class ModelState:
     @property
     def ready(self) -> bool:
         return self.service is not None
+
+    def pod_ready(self) -> tuple[bool, str]:
+        """This worker serves, and so does every sibling (see worker_readiness)."""
+        if self.service is None:
+            return False, self.problem
+        ready = worker_readiness.ready_workers()
+        if ready is not None and ready < self.settings.workers:
+            return False, f"{ready} of {self.settings.workers} workers have loaded the model"
+        return True, ""
 
     def _load(self) -> tuple[model_source.ModelArtifact, Recommender]:
         started = time.perf_counter()
@@ -83,6 +93,7 @@ class ModelState:
         metrics.MODEL_INFO.labels(settings.model_name, artifact.version, artifact.source).set(1)
         self.service = RecommendationService(recommender, cache, settings.model_name, artifact.version)
         self.problem = ""
+        worker_readiness.mark_ready(os.getpid())
 
     async def close(self) -> None:
         if self.service is not None and self.service.cache is not None:

@@ -7,10 +7,12 @@ GRACEFUL_TIMEOUT_SECONDS before the workers exit (Kubernetes sends SIGTERM, then
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 
 from gunicorn.app.base import BaseApplication
 
-from . import logs, metrics
+from . import logs, metrics, worker_readiness
 from .settings import Settings
 
 log = logging.getLogger("model_server.server")
@@ -18,9 +20,13 @@ log = logging.getLogger("model_server.server")
 
 def _child_exit(server, worker) -> None:
     metrics.worker_exited(worker.pid)
+    worker_readiness.worker_exited(worker.pid)
 
 
 def _on_exit(server) -> None:
+    state_dir = os.environ.get(worker_readiness.ENV)
+    if state_dir:
+        shutil.rmtree(state_dir, ignore_errors=True)
     log.info("model server stopped")
 
 
@@ -42,6 +48,10 @@ class ModelServer(BaseApplication):
             # first and never sends on one we are closing.
             "keepalive": 75,
             "backlog": 2048,
+            # A listening socket per worker (SO_REUSEPORT): the kernel spreads connections over the
+            # workers by hash. With one shared socket, the worker that wakes first accepts a whole
+            # burst of the proxy's long-lived connections and the other worker idles while p99 grows.
+            "reuse_port": True,
             "logconfig_dict": logs.config(s.log_level, s.access_log),
             "child_exit": _child_exit,
             "on_exit": _on_exit,

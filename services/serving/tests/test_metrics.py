@@ -53,3 +53,26 @@ def test_model_info_reads_one_with_every_worker_alive(model_path, start_server):
     info = [s for s in samples(server.get("/metrics").text) if s.name == "model_server_model_info"]
     assert [s.value for s in info] == [1.0]
     assert info[0].labels["source"] == "local"
+
+
+def test_counts_survive_a_worker_crash_and_restart(model_path, start_server):
+    import os
+    import signal
+
+    from .processes import wait_until
+
+    server = start_server({"MODEL_URI": str(model_path), "WORKERS": "2"})
+    for user in range(10):
+        assert server.infer([user]).status_code == 200
+    workers = set(map(int, os.popen(f"pgrep -P {server.process.pid}").read().split()))
+    assert len(workers) == 2
+    os.kill(min(workers), signal.SIGKILL)  # as the OOM killer would
+    wait_until(lambda: len(set(map(int, os.popen(f"pgrep -P {server.process.pid}").read().split()))
+                           - workers) == 1, "gunicorn to start a replacement worker")
+    wait_until(lambda: all(server.is_ready() for _ in range(4)), "the replacement worker to load")
+    for user in range(10):
+        assert server.infer([user]).status_code == 200
+    text = server.get("/metrics").text
+    # The dead worker's requests still count (counters are kept), its model_info series is gone.
+    assert value(text, "model_server_requests_total", route="/v2/models/{name}/infer", code="200") == 20
+    assert [s.value for s in samples(text) if s.name == "model_server_model_info"] == [1.0]

@@ -53,3 +53,19 @@ def test_cache_value_round_trip_and_key():
     assert decoded[0].tolist() == items.tolist() and decoded[1].tolist() == scores.tolist()
     assert cache.decode(cache.encode(items, scores), 4) is None
     assert cache.cache_key("recsys", "7", 10, 42) == "reco:recsys:7:k10:u42"
+
+
+def test_pod_is_ready_only_when_every_worker_is(tmp_path, monkeypatch):
+    from model_server import worker_readiness
+    from model_server.lifecycle import ModelState
+
+    monkeypatch.setenv(worker_readiness.ENV, str(tmp_path))
+    state = ModelState(settings.load({"WORKERS": "2"}))
+    assert state.pod_ready() == (False, "model is loading")
+    state.service = object()  # this worker has its model
+    worker_readiness.mark_ready(101)
+    assert state.pod_ready() == (False, "1 of 2 workers have loaded the model")
+    worker_readiness.mark_ready(102)
+    assert state.pod_ready() == (True, "")
+    worker_readiness.worker_exited(102)  # gunicorn's child_exit for a crashed worker
+    assert state.pod_ready() == (False, "1 of 2 workers have loaded the model")
