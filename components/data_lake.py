@@ -2,7 +2,6 @@
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
 from .kms import rotating_key
 from .secure_bucket import SecureBucket, SecureBucketArgs

@@ -6,7 +6,7 @@ from ipaddress import ip_network
 from typing import Any
 
 from .common import (
-    ADVISORY, MANDATORY, REQUIRED_TAGS, Ctx, as_strings, get, is_false, is_true, items, known,
+    ADVISORY, MANDATORY, REQUIRED_TAGS, as_strings, get, is_false, is_true, items, known,
     policy_statements, resource_rule, safely, stack_rule,
 )
 

@@ -1,4 +1,4 @@
-from preview_run import STACKS, of_type, one
+from preview_run import of_type, one
 
 
 def test_three_zones_with_public_and_private_subnets(stacks):

@@ -19,7 +19,7 @@ class NetworkConfig(Section):
     @classmethod
     def _cidr_size(cls, v: IPv4Network) -> IPv4Network:
         if not 16 <= v.prefixlen <= 20:
-            raise ValueError(f"must be a /16 to /20 network")
+            raise ValueError("must be a /16 to /20 network")
         return v
 
     @field_validator("flow_log_retention_days")

@@ -72,11 +72,11 @@ class PlatformConfig(Section):
         if self.cluster.endpoint_public_access:
             raise FieldError("cluster.endpointPublicAccess", f"must be false outside dev: the API is private in {self.environment} (got true)")
         if self.cluster.gpu.capacity_type == "SPOT":
-            raise FieldError("cluster.gpu.capacityType", f"must be ON_DEMAND outside dev: spot reclaims kill training runs (got SPOT)")
+            raise FieldError("cluster.gpu.capacityType", "must be ON_DEMAND outside dev: spot reclaims kill training runs (got SPOT)")
         if self.cluster.system.capacity_type == "SPOT":
-            raise FieldError("cluster.system.capacityType", f"must be ON_DEMAND outside dev: serving needs stable nodes (got SPOT)")
+            raise FieldError("cluster.system.capacityType", "must be ON_DEMAND outside dev: serving needs stable nodes (got SPOT)")
         if self.data_lake.force_destroy:
-            raise FieldError("dataLake.forceDestroy", f"must be false outside dev: it lets destroy erase data (got true)")
+            raise FieldError("dataLake.forceDestroy", "must be false outside dev: it lets destroy erase data (got true)")
         if self.cache.replicas < 1:
             raise FieldError("cache.replicas", f"must be >= 1 outside dev: automatic failover needs a replica (got {self.cache.replicas})")
         if self.streaming.replication_factor < 3 or self.streaming.min_insync_replicas < 2:

@@ -4,7 +4,7 @@
 unknown key is an error: a typo such as `trafficPrecent` must stop the deploy, not be ignored.
 """
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator

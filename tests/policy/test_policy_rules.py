@@ -13,7 +13,7 @@ from policy.offline import evaluate
 from policy.pack import POLICIES, RULES
 
 sys.path.insert(0, str(Path(__file__).parent))
-from policy_cases import CASES, CLUSTER, rec, seldon  # noqa: E402
+from policy_cases import CASES, CLUSTER, seldon  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BY_NAME = {p.name: p for p in POLICIES}
