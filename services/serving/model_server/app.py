@@ -107,7 +107,7 @@ def create_app(settings: settings_module.Settings | None = None) -> Starlette:
                             f"0..{service.recommender.num_users - 1}")
         result = await service.recommend(np.array([user_id], dtype=np.int64), k)
         items = [{"item_id": int(i), "score": float(s)}
-                 for i, s in zip(result.item_ids[0], result.scores[0])]
+                 for i, s in zip(result.item_ids[0], result.scores[0], strict=True)]
         return json_response({"model": service.model, "version": service.version,
                               "user_id": user_id, "k": k, "items": items})
 
