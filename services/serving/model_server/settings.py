@@ -40,11 +40,21 @@ class Settings:
         return bool(self.redis_host)
 
 
+# No container requests this many cores; a bare number this large is millicores.
+_MILLICORES_FROM = 100
+
+
 def cpu_request(env: dict[str, str]) -> float:
     # Kubernetes does not show a container its CPU request; the pod spec passes it through the
-    # downward API (resourceFieldRef requests.cpu, divisor 1m gives millicores).
-    raw = env.get("CPU_REQUEST", "2")
-    cores = float(raw[:-1]) / 1000 if raw.endswith("m") else float(raw)
+    # downward API (resourceFieldRef requests.cpu). With divisor 1m, as the platform sets it, the
+    # value is bare millicores ("2000"); "2", "0.5" and "1500m" are read too.
+    raw = env.get("CPU_REQUEST", "2").strip()
+    if raw.endswith("m"):
+        cores = float(raw[:-1]) / 1000
+    else:
+        cores = float(raw)
+        if cores >= _MILLICORES_FROM:
+            cores /= 1000
     if cores <= 0:
         raise ValueError(f"CPU_REQUEST must be positive, got {raw!r}")
     return cores

@@ -15,7 +15,11 @@ def test_defaults_fit_a_two_core_pod():
     assert not s.cache_enabled
 
 
-@pytest.mark.parametrize("cpu,workers,threads", [("1", 1, 1), ("500m", 1, 1), ("4", 4, 1), ("2500m", 3, 1)])
+@pytest.mark.parametrize("cpu,workers,threads", [
+    ("1", 1, 1), ("500m", 1, 1), ("4", 4, 1), ("2500m", 3, 1),
+    # The downward API with divisor 1m, as components/model_deployment.py sets it: bare millicores.
+    ("2000", 2, 1), ("500", 1, 1), ("4000", 4, 1),
+])
 def test_workers_and_threads_follow_the_cpu_request(cpu, workers, threads):
     s = settings.load({"CPU_REQUEST": cpu})
     assert (s.workers, s.ort_threads) == (workers, threads)
