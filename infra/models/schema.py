@@ -28,7 +28,6 @@ PROD_MIN_REPLICAS = 3
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[A-Za-z0-9][\w.-]*)(@(?P<alias>[A-Za-z][\w-]*)|/(?P<version>[1-9][0-9]*))$")
-_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>\S+)$")
 # registry[:port]/path[:tag][@sha256:digest]
 _IMAGE = re.compile(
     r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
@@ -151,7 +150,7 @@ class Slo(Section):
 
 
 class Canary(Section):
-    model_uri: str | None = Field(default=None, description="Candidate model URI (registry or S3).")
+    model_uri: str | None = Field(default=None, description="Candidate model URI in the registry.")
     version: int | None = Field(default=None, ge=1, description="Candidate registry version of the stable model.")
     image: str | None = Field(default=None, description="Candidate image; defaults to the stable image.")
     traffic_percent: int = Field(description="Share of requests sent to the canary.")
@@ -198,7 +197,7 @@ class ModelSpec(Section):
     name: str = Field(description="Model name: the namespace and the SeldonDeployment. Equals the file name.")
     team: str = Field(description="Owner team (label `team` on every object of the model).")
     image: str = Field(description="Model server image, pinned by tag (not latest) or digest.")
-    model_uri: str = Field(description="models:/<name>@<alias>, models:/<name>/<version> or s3://<bucket>/models/<name>/...")
+    model_uri: str = Field(description="models:/<name>@<alias> or models:/<name>/<version>, resolved through MLflow.")
     resources: Resources
     replicas: Replicas
     slo: Slo
@@ -242,9 +241,6 @@ class ModelSpec(Section):
 
     @model_validator(mode="after")
     def _cross(self):
-        s3 = _S3_URI.match(self.model_uri)
-        if s3 and not s3["key"].startswith(f"models/{self.name}/"):
-            raise FieldError("modelUri", f"must be under models/{self.name}/ of the bucket: the model's role reads only that prefix (got {self.model_uri})")
         if self.canary is not None:
             if self.canary.version is not None and not _REGISTRY_URI.match(self.model_uri):
                 raise FieldError("canary.version", f"needs modelUri to be a models:/ registry URI; give canary.modelUri instead (got {self.model_uri})")
@@ -253,9 +249,6 @@ class ModelSpec(Section):
                     model_uri(self.canary.model_uri)
                 except ValueError as exc:
                     raise FieldError("canary.modelUri", f"{exc} (got {self.canary.model_uri})") from None
-                s3 = _S3_URI.match(self.canary.model_uri)
-                if s3 and not s3["key"].startswith(f"models/{self.name}/"):
-                    raise FieldError("canary.modelUri", f"must be under models/{self.name}/ of the bucket (got {self.canary.model_uri})")
             if self.canary.image is not None:
                 try:
                     pinned_image(self.canary.image)
@@ -293,8 +286,10 @@ def pinned_image(value: str) -> str:
 
 
 def model_uri(value: str) -> str:
-    if not (_REGISTRY_URI.match(value) or _S3_URI.match(value)):
-        raise ValueError("must be models:/<name>@<alias>, models:/<name>/<version> or s3://<bucket>/<key>")
+    # Registry URIs only: a model reaches serving by being registered and promoted (the alias
+    # moves once it passes the release gates), never by pointing at a file in a bucket.
+    if not _REGISTRY_URI.match(value):
+        raise ValueError("must be a registry URI models:/<name>@<alias> or models:/<name>/<version>")
     return value
 
 
@@ -303,8 +298,7 @@ def version_label(uri: str) -> str:
     registry = _REGISTRY_URI.match(uri)
     if registry:
         return registry["alias"] or f"v{registry['version']}"
-    tail = uri.rstrip("/").rsplit("/", 1)[-1]
-    return re.sub(r"[^A-Za-z0-9_.-]", "-", tail)[:63].strip("-_.") or "s3"
+    raise ValueError(f"not a registry URI: {uri}")
 
 
 Environment = Literal["dev", "staging", "prod"]

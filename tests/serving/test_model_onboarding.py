@@ -93,6 +93,11 @@ CASES = {
         "{dir}/recsys.yaml: image must name a repository of the platform's registry (mlflow, pipeline, serving) "
         "or be a full reference <registry>/<repository>:<tag> (got recsys:1.0.0)",
     ),
+    "bucket-path-instead-of-registry": (
+        lambda m: write(m / "recsys.yaml", {**recsys(), "modelUri": "s3://bucket/models/recsys/model.onnx"}),
+        "{dir}/recsys.yaml: modelUri must be a registry URI models:/<name>@<alias> or models:/<name>/<version> "
+        "(got s3://bucket/models/recsys/model.onnx)",
+    ),
     "latency-off-bucket": (
         lambda m: write(m / "recsys.yaml", {**recsys(), "slo": {"availability": 0.999, "p99LatencyMs": 120}}),
         "{dir}/recsys.yaml: slo.p99LatencyMs must be one of 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000: "
