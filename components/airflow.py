@@ -8,11 +8,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .helm_release import ChartPin, helm_release
+from .k8s_defaults import namespace_scope
 from .iam_policy import allow, output_policy
-from .kms import rotating_key
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from .postgres import PostgresDatabase, PostgresDatabaseArgs
-from .secure_bucket import SecureBucket, SecureBucketArgs
+from .secure_bucket import service_bucket
 
 AIRFLOW_CHART = ChartPin("airflow", "1.18.0", "https://airflow.apache.org")
 NAMESPACE = "airflow"
@@ -50,14 +50,16 @@ class Airflow(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         k8s_child = pulumi.ResourceOptions.merge(args.k8s_opts, child)
 
-        key = rotating_key(f"{name}-logs-key", f"Airflow task logs of {args.name}", f"{args.name}-airflow-logs", self)
-        logs = SecureBucket(f"{name}-logs", SecureBucketArgs(
+        logs, key = service_bucket(
+            f"{name}-logs",
             bucket_name=f"{args.name}-airflow-logs-{args.account_id}-{args.region}",
+            key_alias=f"{args.name}-airflow-logs",
+            purpose=f"Airflow task logs of {args.name}",
             force_destroy=args.force_destroy,
             noncurrent_version_expiration_days=args.noncurrent_version_expiration_days,
-            kms_key_arn=key.arn,
             access_log_bucket=args.access_log_bucket,
-        ), opts=child)
+            parent=self,
+        )
         database = PostgresDatabase(f"{name}-db", args.database, opts=child)
 
         def logs_access(write: bool):
@@ -84,8 +86,7 @@ class Airflow(pulumi.ComponentResource):
         role(TRIGGERER_SA, output_policy(logs_access(True), logs.arn, key.arn))  # deferred tasks log too
         # The scheduler and DAG processor need no AWS access: no role for them.
 
-        namespace = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": NAMESPACE}, opts=k8s_child)
-        ns_opts = pulumi.ResourceOptions.merge(k8s_child, pulumi.ResourceOptions(depends_on=[namespace]))
+        ns_opts = namespace_scope(f"{name}-ns", NAMESPACE, k8s_child)
         metadata = k8s.core.v1.Secret(
             f"{name}-metadata",
             metadata={"name": "airflow-metadata", "namespace": NAMESPACE},
@@ -125,7 +126,7 @@ class Airflow(pulumi.ComponentResource):
             # No admin/admin account: users come from the platform's identity provider.
             "webserver": {"defaultUser": {"enabled": False}},
             "nodeSelector": {"platform.xyz/node-role": "system"},
-        }, pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[namespace, metadata])))
+        }, pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[metadata])))
 
         self.logs_bucket = logs.id
         self.register_outputs({"logs_bucket": logs.id, "database": database.address})

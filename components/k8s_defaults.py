@@ -1,4 +1,6 @@
 """Pod- and container-level defaults every platform workload shares."""
+import pulumi
+import pulumi_kubernetes as k8s
 
 # Non-root, no privilege escalation, no capabilities, RuntimeDefault seccomp: the Kubernetes
 # "restricted" Pod Security profile.
@@ -24,3 +26,12 @@ def zone_spread(labels: dict[str, str], strict: bool) -> list[dict]:
         "whenUnsatisfiable": "DoNotSchedule" if strict else "ScheduleAnyway",
         "labelSelector": {"matchLabels": labels},
     }]
+
+
+def namespace_scope(resource_name: str, namespace: str, opts: pulumi.ResourceOptions,
+                    labels: dict[str, str] | None = None) -> pulumi.ResourceOptions:
+    """Declares the namespace (never Helm's create_namespace: the preview shows every object)
+    and returns the options for objects inside it, which wait for it."""
+    created = k8s.core.v1.Namespace(resource_name, metadata={"name": namespace, **({"labels": labels} if labels else {})},
+                                    opts=opts)
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[created]))

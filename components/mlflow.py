@@ -5,11 +5,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .iam_policy import allow, output_policy
-from .k8s_defaults import RESTRICTED_CONTAINER, restricted_pod, zone_spread
-from .kms import rotating_key
+from .k8s_defaults import RESTRICTED_CONTAINER, namespace_scope, restricted_pod, zone_spread
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from .postgres import PostgresDatabase, PostgresDatabaseArgs
-from .secure_bucket import SecureBucket, SecureBucketArgs
+from .secure_bucket import service_bucket
 
 NAMESPACE = "mlflow"
 PORT = 5000
@@ -42,18 +41,19 @@ class MlflowTracking(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         k8s_child = pulumi.ResourceOptions.merge(args.k8s_opts, child)
 
-        key = rotating_key(f"{name}-artifacts-key", f"MLflow artifacts of {args.name}", f"{args.name}-mlflow", self)
-        bucket = SecureBucket(f"{name}-artifacts", SecureBucketArgs(
+        bucket, key = service_bucket(
+            f"{name}-artifacts",
             bucket_name=f"{args.name}-mlflow-{args.account_id}-{args.region}",
+            key_alias=f"{args.name}-mlflow",
+            purpose=f"MLflow artifacts of {args.name}",
             force_destroy=args.force_destroy,
             noncurrent_version_expiration_days=args.noncurrent_version_expiration_days,
-            kms_key_arn=key.arn,
             access_log_bucket=args.access_log_bucket,
-        ), opts=child)
+            parent=self,
+        )
         database = PostgresDatabase(f"{name}-db", args.database, opts=child)
 
-        namespace = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": NAMESPACE}, opts=k8s_child)
-        ns_opts = pulumi.ResourceOptions.merge(k8s_child, pulumi.ResourceOptions(depends_on=[namespace]))
+        ns_opts = namespace_scope(f"{name}-ns", NAMESPACE, k8s_child)
         account = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata={"name": "mlflow", "namespace": NAMESPACE}, opts=ns_opts)
         # The server reads and deletes run artifacts (garbage collection); clients upload to S3
         # with their own roles, so this role is the bucket's and nothing else's.

@@ -14,6 +14,7 @@ from observability.dashboards import SIDECAR_LABEL, render_dashboards
 from observability.model_rules import model_rule_groups
 
 from .helm_release import ChartPin, helm_release
+from .k8s_defaults import namespace_scope
 
 KUBE_PROMETHEUS_STACK = ChartPin("kube-prometheus-stack", "77.0.0", "https://prometheus-community.github.io/helm-charts")
 PUSHGATEWAY = ChartPin("prometheus-pushgateway", "3.4.1", "https://prometheus-community.github.io/helm-charts")
@@ -57,8 +58,7 @@ class Observability(pulumi.ComponentResource):
         k8s_child = pulumi.ResourceOptions.merge(args.k8s_opts, child)
         teams = sorted({*args.teams, *(m.team for m in args.models)})
 
-        namespace = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": NAMESPACE}, opts=k8s_child)
-        ns_opts = pulumi.ResourceOptions.merge(k8s_child, pulumi.ResourceOptions(depends_on=[namespace]))
+        ns_opts = namespace_scope(f"{name}-ns", NAMESPACE, k8s_child)
 
         secrets = [self._ticket_secret(name, args, ns_opts)]
         if args.paging_enabled:

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .iam_policy import output_policy
+from .kms import rotating_key
 
 
 @dataclass(frozen=True)
@@ -99,3 +100,20 @@ class SecureBucket(pulumi.ComponentResource):
         self.arn = bucket.arn
         self.id = bucket.id
         self.register_outputs({"arn": bucket.arn, "id": bucket.id})
+
+
+
+def service_bucket(name: str, *, bucket_name: str, key_alias: str, purpose: str, force_destroy: bool,
+                   noncurrent_version_expiration_days: int, access_log_bucket: pulumi.Input[str],
+                   parent: pulumi.Resource) -> tuple[SecureBucket, aws.kms.Key]:
+    """A platform service's own bucket under its own rotating key: the key's grants, like the
+    bucket's policy, stay within that service."""
+    key = rotating_key(f"{name}-key", purpose, key_alias, parent)
+    bucket = SecureBucket(name, SecureBucketArgs(
+        bucket_name=bucket_name,
+        force_destroy=force_destroy,
+        noncurrent_version_expiration_days=noncurrent_version_expiration_days,
+        kms_key_arn=key.arn,
+        access_log_bucket=access_log_bucket,
+    ), opts=pulumi.ResourceOptions(parent=parent))
+    return bucket, key
