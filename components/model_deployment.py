@@ -32,20 +32,26 @@ HPA_CPU_UTILIZATION = 70
 
 
 @dataclass(frozen=True)
-class ModelDeploymentArgs:
-    model: ModelSpec
-    environment: str
-    image: pulumi.Input[str]
-    canary_image: pulumi.Input[str]
+class ModelPlatform:
+    """What every served model uses from the rest of the platform."""
     cluster_name: pulumi.Input[str]
     region: str
-    gateway_principal: str
     mlflow_tracking_uri: str
     artifact_bucket_arn: pulumi.Input[str]
     artifact_key_arn: pulumi.Input[str]
     cache_host: pulumi.Input[str]
     cache_port: int
     cache_auth_token: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class ModelDeploymentArgs:
+    model: ModelSpec
+    environment: str
+    image: pulumi.Input[str]
+    canary_image: pulumi.Input[str]
+    gateway_principal: str
+    platform: ModelPlatform
 
 
 class ModelDeployment(pulumi.ComponentResource):
@@ -77,7 +83,7 @@ class ModelDeployment(pulumi.ComponentResource):
         account = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta(SERVICE_ACCOUNT), opts=in_ns)
         prefix = f"models/{model.name}"
         role = PodIdentityRole(f"{name}-server", PodIdentityRoleArgs(
-            cluster_name=args.cluster_name,
+            cluster_name=args.platform.cluster_name,
             namespace=ns,
             service_account=SERVICE_ACCOUNT,
             # Read-only, and only this model's prefix: one model's pods cannot read (or
@@ -85,15 +91,15 @@ class ModelDeployment(pulumi.ComponentResource):
             policy_json=output_policy(lambda bucket, key: [
                 allow(["s3:GetObject"], f"{bucket}/{prefix}/*"),
                 allow(["s3:ListBucket"], bucket, Condition={"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}}),
-                allow(["kms:Decrypt"], key, Condition={"StringEquals": {"kms:ViaService": f"s3.{args.region}.amazonaws.com"}}),
-            ], args.artifact_bucket_arn, args.artifact_key_arn),
+                allow(["kms:Decrypt"], key, Condition={"StringEquals": {"kms:ViaService": f"s3.{args.platform.region}.amazonaws.com"}}),
+            ], args.platform.artifact_bucket_arn, args.platform.artifact_key_arn),
         ), opts=child)
 
         redis = k8s.core.v1.Secret(
             f"{name}-redis-auth",
             metadata=meta(REDIS_SECRET),
             type="Opaque",
-            string_data={"auth-token": args.cache_auth_token},
+            string_data={"auth-token": args.platform.cache_auth_token},
             opts=in_ns,
         )
 
@@ -242,10 +248,10 @@ class ModelDeployment(pulumi.ComponentResource):
                         "env": [
                             {"name": "MODEL_NAME", "value": model.name},
                             {"name": "MODEL_URI", "value": uri},
-                            {"name": "MLFLOW_TRACKING_URI", "value": args.mlflow_tracking_uri},
-                            {"name": "AWS_REGION", "value": args.region},
-                            {"name": "REDIS_HOST", "value": args.cache_host},
-                            {"name": "REDIS_PORT", "value": str(args.cache_port)},
+                            {"name": "MLFLOW_TRACKING_URI", "value": args.platform.mlflow_tracking_uri},
+                            {"name": "AWS_REGION", "value": args.platform.region},
+                            {"name": "REDIS_HOST", "value": args.platform.cache_host},
+                            {"name": "REDIS_PORT", "value": str(args.platform.cache_port)},
                             {"name": "REDIS_TLS", "value": "true"},
                             {"name": "REDIS_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {"name": env["redis"], "key": "auth-token"}}},
                             {"name": "CACHE_TTL_SECONDS", "value": str(model.cache_ttl_seconds)},

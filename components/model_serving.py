@@ -9,25 +9,20 @@ import pulumi
 
 from infra.models import ModelSpec
 
-from .model_deployment import ModelDeployment, ModelDeploymentArgs
+from .model_deployment import ModelDeployment, ModelDeploymentArgs, ModelPlatform
 from .serving_mesh import ServingMesh, ServingMeshArgs
+
+__all__ = ["ModelPlatform", "ModelServing", "ModelServingArgs"]
 
 
 @dataclass(frozen=True)
 class ModelServingArgs:
     environment: str
-    region: str
     ingress_scheme: str
     gateway_replicas: int
     models: list[ModelSpec]
     repository_urls: dict[str, pulumi.Output[str]]
-    cluster_name: pulumi.Input[str]
-    mlflow_tracking_uri: str
-    artifact_bucket_arn: pulumi.Input[str]
-    artifact_key_arn: pulumi.Input[str]
-    cache_host: pulumi.Input[str]
-    cache_port: int
-    cache_auth_token: pulumi.Input[str]
+    platform: ModelPlatform
 
 
 class ModelServing(pulumi.ComponentResource):
@@ -50,15 +45,8 @@ class ModelServing(pulumi.ComponentResource):
                 environment=args.environment,
                 image=image,
                 canary_image=self._image(model.canary.image, args.repository_urls) if model.canary and model.canary.image else image,
-                cluster_name=args.cluster_name,
-                region=args.region,
                 gateway_principal=mesh.gateway_principal,
-                mlflow_tracking_uri=args.mlflow_tracking_uri,
-                artifact_bucket_arn=args.artifact_bucket_arn,
-                artifact_key_arn=args.artifact_key_arn,
-                cache_host=args.cache_host,
-                cache_port=args.cache_port,
-                cache_auth_token=args.cache_auth_token,
+                platform=args.platform,
             ), opts=pulumi.ResourceOptions(parent=self, depends_on=mesh.ready))
 
         self.gateway = mesh.gateway

@@ -9,7 +9,7 @@ from components.data_lake import DataLake, DataLakeArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.eks_managed_addons import NODE_LEVEL, WORKLOAD_LEVEL, EksManagedAddons, EksManagedAddonsArgs
 from components.mlflow import MlflowTracking, MlflowTrackingArgs
-from components.model_serving import ModelServing, ModelServingArgs
+from components.model_serving import ModelPlatform, ModelServing, ModelServingArgs
 from components.network import Network, NetworkArgs
 from components.observability import ModelAlerting, Observability, ObservabilityArgs
 from components.node_groups import GPU_TAINT, NodeGroups, NodeGroupsArgs, NodeGroupSpec, gpu_group_labels
@@ -206,18 +206,20 @@ def build_platform(cfg: PlatformConfig) -> None:
     # Istio, the Seldon operator and one ModelDeployment per models/<name>.yaml.
     ModelServing("serving", ModelServingArgs(
         environment=cfg.environment,
-        region=cfg.region,
         ingress_scheme=cfg.serving.ingress_scheme,
         gateway_replicas=cfg.serving.gateway_replicas,
         models=models,
         repository_urls=registry.repository_urls,
-        cluster_name=cluster.name,
-        mlflow_tracking_uri=mlflow.tracking_uri,
-        artifact_bucket_arn=mlflow.artifact_bucket_arn,
-        artifact_key_arn=mlflow.artifact_key_arn,
-        cache_host=cache.host,
-        cache_port=cache.port,
-        cache_auth_token=cache.auth_token,
+        platform=ModelPlatform(
+            cluster_name=cluster.name,
+            region=cfg.region,
+            mlflow_tracking_uri=mlflow.tracking_uri,
+            artifact_bucket_arn=mlflow.artifact_bucket_arn,
+            artifact_key_arn=mlflow.artifact_key_arn,
+            cache_host=cache.host,
+            cache_port=cache.port,
+            cache_auth_token=cache.auth_token,
+        ),
     # The PodMonitor CRD comes with kube-prometheus-stack: serve after it is installed.
     ), opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, cluster_addons, observability]))
 
