@@ -156,11 +156,14 @@ def _pagerduty(environment: str, key: str) -> dict:
 
 def _receivers(environment, paging_enabled, teams, dead_mans_switch_url) -> list[dict]:
     receivers = [{"name": TICKETS, "slack_configs": [_slack(environment, "")]}]
-    if paging_enabled:
-        receivers.append({"name": PLATFORM_PAGER, "pagerduty_configs": [_pagerduty(environment, PLATFORM_ROUTING_KEY)]})
-        receivers += [{"name": pager_receiver(team), "pagerduty_configs": [_pagerduty(environment, routing_key(team))]}
-                      for team in teams]
-    else:
+    # The PagerDuty receivers are always in the configuration, so a review of any stack shows
+    # who would be paged and with which key file. Paging off changes the route only: pages then
+    # go to the Slack receiver below, and no route names a PagerDuty receiver (whose key file
+    # is read only when a notification is sent, and whose Secret is mounted only with paging on).
+    receivers.append({"name": PLATFORM_PAGER, "pagerduty_configs": [_pagerduty(environment, PLATFORM_ROUTING_KEY)]})
+    receivers += [{"name": pager_receiver(team), "pagerduty_configs": [_pagerduty(environment, routing_key(team))]}
+                  for team in teams]
+    if not paging_enabled:
         receivers.append({"name": PAGES_PAGING_DISABLED,
                           "slack_configs": [_slack(environment, "[PAGE - paging disabled, nobody was paged] ")]})
     switch = {"name": DEAD_MANS_SWITCH}

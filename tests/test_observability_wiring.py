@@ -43,11 +43,16 @@ def test_dashboards_are_sidecar_configmaps_of_valid_json(stacks):
             assert json.loads(body)["uid"]
 
 
-def test_without_token_paging_is_off_and_said(preview_dir, stacks):
-    resources = stacks["prod"]
-    assert not of_type(resources, "pagerduty:index/service:Service")
-    secrets = release(resources, "kube-prometheus-stack")["values"]["alertmanager"]["alertmanagerSpec"]["secrets"]
-    assert secrets == ["alertmanager-slack"]
+def test_without_token_paging_is_off_and_said(stacks):
+    for stack, resources in stacks.items():
+        assert not of_type(resources, "pagerduty:index/service:Service")
+        alertmanager = release(resources, "kube-prometheus-stack")["values"]["alertmanager"]
+        assert alertmanager["alertmanagerSpec"]["secrets"] == ["alertmanager-slack"]
+        # The PagerDuty receiver is in every stack's configuration, unrouted until paging is on.
+        receivers = {r["name"]: r for r in alertmanager["config"]["receivers"]}
+        key_file = receivers["pagerduty-recommendations"]["pagerduty_configs"][0]["routing_key_file"]
+        assert key_file == "/etc/alertmanager/secrets/alertmanager-pagerduty/routing-key-recommendations"
+        assert "pagerduty-recommendations" not in json.dumps(alertmanager["config"]["route"]), stack
 
 
 def test_with_token_each_team_gets_a_pagerduty_service_feeding_the_secret(tmp_path):
@@ -68,3 +73,9 @@ def test_with_token_each_team_gets_a_pagerduty_service_feeding_the_secret(tmp_pa
     assert secret["stringData"] == {"routing-key-platform": "[secret]", "routing-key-recommendations": "[secret]"}
     values = release(resources, "kube-prometheus-stack")["values"]
     assert values["alertmanager"]["alertmanagerSpec"]["secrets"] == ["alertmanager-slack", "alertmanager-pagerduty"]
+
+
+def test_preview_prints_paging_off(tmp_path):
+    result = run_preview(tmp_path / "out", "dev")
+    assert result.returncode == 0, result.stderr
+    assert "warning: dev: paging is off (no pagerduty:token): pages go to the ticket channel" in result.stdout

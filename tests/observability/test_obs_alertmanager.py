@@ -71,7 +71,11 @@ def test_with_paging_disabled_pages_go_to_slack_marked_as_unpaged(tmp_path):
     config_file = _write(tmp_path, config)
     assert _receivers(config_file, "team=recommendations", "severity=page") == [am.PAGES_PAGING_DISABLED]
     assert _receivers(config_file, "team=recommendations", "severity=ticket") == [am.TICKETS]
-    assert "pagerduty_configs" not in json.dumps(config)
+    # The PagerDuty receivers stay in the configuration (what would page is reviewable) but no
+    # route leads to them while paging is off.
+    assert am.pager_receiver("recommendations") in {r["name"] for r in config["receivers"]}
+    assert am.pager_receiver("recommendations") not in json.dumps(config["route"])
+    assert am.PLATFORM_PAGER not in json.dumps(config["route"])
     receiver = next(r for r in config["receivers"] if r["name"] == am.PAGES_PAGING_DISABLED)
     assert "paging disabled" in receiver["slack_configs"][0]["title"]
 
