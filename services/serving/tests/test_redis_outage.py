@@ -35,8 +35,11 @@ def test_redis_stopped_mid_run_then_back(tmp_path, model_path, start_server):
         redis = RedisServer(tmp_path / "redis", port=redis.port).start()
         wait_until(lambda: server.infer([1], k=5).status_code == 200 and counts(server)["miss"] > 20,
                    "the cache to be used again after Redis came back")
-        assert server.infer([1], k=5).status_code == 200
-        wait_until(lambda: counts(server)["hit"] >= 1, "a cache hit after Redis came back")
+        # Each worker has its own connection and retry window: keep asking until one that has
+        # reconnected answers from the cache (a single request may land on a worker whose old
+        # connection still has to fail once before it reconnects).
+        wait_until(lambda: server.infer([1], k=5).status_code == 200 and counts(server)["hit"] >= 1,
+                   "a cache hit after Redis came back")
     finally:
         redis.stop()
 
