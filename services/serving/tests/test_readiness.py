@@ -7,8 +7,16 @@ from .metrics_text import value
 from .processes import wait_until
 
 
+READINESS_PATHS = ("/v2/health/ready", "/v2/models/recsys/ready")
+
+
 def assert_not_ready(server, reason: str) -> None:
-    for path in ("/v2/health/ready", "/v2/models/recsys/ready"):
+    # Every worker process loads (and fails) on its own, and each request reaches one of them:
+    # wait until repeated probes all give the reason, so no sibling is still "loading".
+    wait_until(lambda: all(reason in server.get(path).json().get("reason", "")
+                           for path in READINESS_PATHS for _ in range(4)),
+               f"every worker to report {reason!r}")
+    for path in READINESS_PATHS:
         response = server.get(path)
         assert response.status_code == 400, response.text
         assert response.json()["ready"] is False
