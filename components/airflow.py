@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 from .helm_release import ChartPin, helm_release
 from .k8s_defaults import namespace_scope
 from .iam_policy import allow, output_policy
+from .node_placement import SYSTEM_NODES
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from .postgres import PostgresDatabase, PostgresDatabaseArgs
 from .secure_bucket import service_bucket
@@ -125,7 +126,7 @@ class Airflow(pulumi.ComponentResource):
             "dagProcessor": {"enabled": True, "serviceAccount": {"name": DAG_PROCESSOR_SA}},
             # No admin/admin account: users come from the platform's identity provider.
             "webserver": {"defaultUser": {"enabled": False}},
-            "nodeSelector": {"platform.xyz/node-role": "system"},
+            "nodeSelector": SYSTEM_NODES,
         }, pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[metadata])))
 
         self.logs_bucket = logs.id

@@ -7,6 +7,7 @@ import pulumi_kubernetes as k8s
 
 from .addon_policies import cluster_autoscaler_policy, load_balancer_controller_policy
 from .helm_release import ChartPin, helm_release
+from .node_placement import GPU_NODES, GPU_TOLERATION, SYSTEM_NODES
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 
 # Chart pins, each from the project's official repository.
@@ -15,8 +16,6 @@ NVIDIA_DEVICE_PLUGIN = ChartPin("nvidia-device-plugin", "0.17.3", "https://nvidi
 CLUSTER_AUTOSCALER = ChartPin("cluster-autoscaler", "9.50.1", "https://kubernetes.github.io/autoscaler")
 LOAD_BALANCER_CONTROLLER = ChartPin("aws-load-balancer-controller", "1.14.0", "https://aws.github.io/eks-charts")
 
-SYSTEM_NODES = {"platform.xyz/node-role": "system"}
-GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class ClusterAddons(pulumi.ComponentResource):
         # The NVIDIA AL2023 AMI ships driver and container toolkit; the plugin advertises
         # nvidia.com/gpu so training pods can request GPUs.
         helm_release("nvidia-device-plugin", NVIDIA_DEVICE_PLUGIN, "kube-system", {
-            "nodeSelector": {"nvidia.com/gpu.present": "true"},
+            "nodeSelector": GPU_NODES,
             "tolerations": [GPU_TOLERATION],
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
         }, child)

@@ -6,6 +6,7 @@ import pulumi_kubernetes as k8s
 
 from .iam_policy import allow, output_policy
 from .k8s_defaults import RESTRICTED_CONTAINER, namespace_scope, restricted_pod, zone_spread
+from .node_placement import SYSTEM_NODES
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from .postgres import PostgresDatabase, PostgresDatabaseArgs
 from .secure_bucket import service_bucket
@@ -89,7 +90,7 @@ class MlflowTracking(pulumi.ComponentResource):
                         "serviceAccountName": account.metadata.name,
                         "securityContext": restricted_pod(),
                         "topologySpreadConstraints": zone_spread(labels, args.high_availability),
-                        "nodeSelector": {"platform.xyz/node-role": "system"},
+                        "nodeSelector": SYSTEM_NODES,
                         "containers": [{
                             "name": "mlflow",
                             "image": args.image,

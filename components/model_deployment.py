@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from infra.models import ModelSpec, version_label
 
-from .cluster_addons import SYSTEM_NODES
+from .node_placement import SYSTEM_NODES
 from .iam_policy import allow, output_policy
 from .k8s_defaults import RESTRICTED_CONTAINER, restricted_pod, zone_spread
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs

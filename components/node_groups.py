@@ -5,6 +5,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .iam_policy import service_trust_policy
+from .node_placement import NODE_ROLE_LABEL
 
 # What a node itself needs and no more: join the cluster, wire pod networking, pull images.
 # Workloads get their AWS permissions from Pod Identity, never from the node role.
@@ -13,7 +14,6 @@ NODE_MANAGED_POLICIES = [
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
 ]
-GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class NodeGroups(pulumi.ComponentResource):
                 scaling_config={"min_size": spec.min_size, "desired_size": spec.desired_size, "max_size": spec.max_size},
                 update_config={"max_unavailable_percentage": 33},
                 launch_template={"id": template.id, "version": template.latest_version.apply(str)},
-                labels={"platform.xyz/node-role": spec.role, **spec.labels},
+                labels={NODE_ROLE_LABEL: spec.role, **spec.labels},
                 taints=spec.taints,
                 opts=pulumi.ResourceOptions(
                     parent=self,
@@ -102,9 +102,5 @@ class NodeGroups(pulumi.ComponentResource):
 
         self.node_role_arn = role.arn
         self.register_outputs({"node_group_names": self.node_group_names, "node_role_arn": role.arn})
-
-
-def gpu_group_labels() -> dict[str, str]:
-    return {"nvidia.com/gpu.present": "true", "platform.xyz/accelerator": "nvidia"}
 
 

@@ -15,12 +15,12 @@ from observability.model_rules import model_rule_groups
 
 from .helm_release import ChartPin, helm_release
 from .k8s_defaults import namespace_scope
+from .node_placement import GPU_NODES, GPU_TOLERATION, SYSTEM_NODES
 
 KUBE_PROMETHEUS_STACK = ChartPin("kube-prometheus-stack", "77.0.0", "https://prometheus-community.github.io/helm-charts")
 PUSHGATEWAY = ChartPin("prometheus-pushgateway", "3.4.1", "https://prometheus-community.github.io/helm-charts")
 DCGM_EXPORTER = ChartPin("dcgm-exporter", "4.1.1", "https://nvidia.github.io/dcgm-exporter/helm-charts")
 NAMESPACE = "monitoring"
-SYSTEM_NODES = {"platform.xyz/node-role": "system"}
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,8 @@ class Observability(pulumi.ComponentResource):
         }, crd_opts)
         helm_release("dcgm-exporter", DCGM_EXPORTER, NAMESPACE, {
             "serviceMonitor": {"enabled": True},
-            "nodeSelector": {"nvidia.com/gpu.present": "true"},
-            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            "nodeSelector": GPU_NODES,
+            "tolerations": [GPU_TOLERATION],
         }, crd_opts)
 
         for rule_file, doc in sorted(args.platform_rules.items()):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .cluster_addons import SYSTEM_NODES
+from .node_placement import SYSTEM_NODES
 from .helm_release import ChartPin, helm_release
 
 # Istio charts are released together and must move together (base carries the CRDs istiod

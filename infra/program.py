@@ -12,7 +12,8 @@ from components.mlflow import MlflowTracking, MlflowTrackingArgs
 from components.model_serving import ModelPlatform, ModelServing, ModelServingArgs
 from components.network import Network, NetworkArgs
 from components.observability import ModelAlerting, Observability, ObservabilityArgs
-from components.node_groups import GPU_TAINT, NodeGroups, NodeGroupsArgs, NodeGroupSpec, gpu_group_labels
+from components.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec
+from components.node_placement import GPU_NODE_LABELS, GPU_TAINT
 from components.postgres import PostgresDatabaseArgs
 from components.registry import ContainerRegistry, ContainerRegistryArgs
 from components.streaming import Streaming, StreamingArgs, Topic
@@ -71,7 +72,7 @@ def build_platform(cfg: PlatformConfig) -> None:
             NodeGroupSpec(role="gpu", ami_type="AL2023_x86_64_NVIDIA", instance_types=gpu.instance_types,
                           capacity_type=gpu.capacity_type, min_size=gpu.min_size, desired_size=gpu.desired_size,
                           max_size=gpu.max_size, disk_size_gib=gpu.disk_size_gib,
-                          labels=gpu_group_labels(), taints=[GPU_TAINT]),
+                          labels=GPU_NODE_LABELS, taints=[GPU_TAINT]),
         ],
     ), opts=pulumi.ResourceOptions(depends_on=[node_addons]))
     managed_addons("eks-addons-workload", WORKLOAD_LEVEL, pulumi.ResourceOptions(depends_on=nodes.resources))
