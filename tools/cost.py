@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from .stack_files import REPO_ROOT
+
 PRICING_DIR = REPO_ROOT / "pricing"
 DEFAULT_NODE_DISK_GIB = 20  # EKS managed node groups' default root volume
 

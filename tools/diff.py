@@ -25,8 +25,8 @@ from typing import Any
 
 from .cost import CostReport, estimate, load_prices
 from .diff_markdown import GITHUB_COMMENT_LIMIT, Table, Text, cell, render
+from .stack_files import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 # Room for the sticky-comment action's hidden marker and header around summary.md.
 STICKY_MARGIN = 512
 SECRET = "[secret]"
