@@ -26,6 +26,8 @@ from typing import Any
 from .cost import CostReport, estimate, load_prices
 from .diff_markdown import GITHUB_COMMENT_LIMIT, Table, Text, cell, render
 from .stack_files import REPO_ROOT
+from .preview import WIDTH
+from .warm import preload, program_of_tree, run_forked
 
 # Room for the sticky-comment action's hidden marker and header around summary.md.
 STICKY_MARGIN = 512
@@ -219,8 +221,10 @@ def stacks_in(tree: Path) -> list[str]:
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (tree / "stacks").glob("Pulumi.*.yaml"))
 
 
-def run_previews(tree: Path, stacks: list[str], out: Path, python: str = sys.executable) -> dict[str, Side]:
-    """Previews `stacks` of the checkout at `tree` into `out`/<stack>/ with this virtualenv."""
+def run_previews(tree: Path, stacks: list[str], out: Path) -> dict[str, Side]:
+    """Previews `stacks` of the checkout at `tree` into `out`/<stack>/: that checkout's program
+    under this checkout's engine, each stack in a child forked from this warm process (the SDKs
+    are imported once for both sides; tools/warm.py)."""
     sides: dict[str, Side] = {}
     present = [s for s in stacks if (tree / "stacks" / f"Pulumi.{s}.yaml").exists()]
     for s in stacks:
@@ -231,13 +235,10 @@ def run_previews(tree: Path, stacks: list[str], out: Path, python: str = sys.exe
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    cmd = [python, "-m", "tools.preview", "--out", str(out), *present]
-    if len(present) == 1:  # one stack runs in-process in tools.preview; keep the same CLI
-        cmd = [python, "-m", "tools.preview", "--out", str(out), present[0]]
-    result = subprocess.run(cmd, cwd=tree, capture_output=True, text=True)
-    for s in present:
+    results = run_forked([program_of_tree(tree, s, out) for s in present], width=WIDTH)
+    for s, result in zip(present, results):
         path = out / s / "resources.json"
-        if path.exists():
+        if result.code == 0 and path.exists():
             sides[s] = Side(s, json.loads(path.read_text()))
         else:
             sides[s] = Side(s, None, (result.stderr or result.stdout or "preview failed").strip()[-2000:])
@@ -455,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     base_label = f"{base_ref} ({sha[:10]})" if base_ref != sha else sha[:10]
 
     out.mkdir(parents=True, exist_ok=True)
+    # Import the SDKs once; both sides' previews fork from here (see tools/warm.py).
+    preload(repo)
     for old in out.glob("*.md"):
         old.unlink()
     scratch = Path(tempfile.mkdtemp(prefix="mlops-diff-"))

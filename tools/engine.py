@@ -3,6 +3,7 @@ import json
 import logging
 import os
 import runpy
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -26,8 +27,10 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def run_program(stack: str, config: dict[str, str], warnings: list[str] | None = None) -> list[dict[str, Any]]:
+def run_program(stack: str, config: dict[str, str], warnings: list[str] | None = None,
+                program: Path = PROGRAM) -> list[dict[str, Any]]:
     """Declares the stack's resources exactly as `pulumi up` would and returns their registrations.
+    `program` is this checkout's infra/__main__.py unless the diff previews another checkout.
     Raises SystemExit(2) with the config errors printed when the stack config is invalid."""
     os.environ["PULUMI_CONFIG"] = json.dumps(config, sort_keys=True)
     mocks = PlatformMocks(region=config.get("aws:region", "us-east-1"))
@@ -40,7 +43,7 @@ def run_program(stack: str, config: dict[str, str], warnings: list[str] | None =
     # preview=False: apply() callbacks run and every output is known, as after a real update.
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=logger)
     try:
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
     finally:
         if warnings is not None:
             warnings.extend(sorted(set(collect.messages)))

@@ -1,0 +1,181 @@
+"""`make bench-preview`: where the offline preview's time goes. A script that prints, not a test.
+
+Three tables, each cell the median of `--runs` runs (default 5), all in one invocation so the
+figures share one machine state:
+
+1. Phases per stack, in a child forked from a warm process, one stack at a time:
+   import (the SDK and project imports a cold process pays: a fresh interpreter per run),
+   program (the Pulumi program under mocks), render (resources.json, k8s/*.yaml, summary),
+   policy (the policy pack), cost (the estimate).
+2. The whole command as a user runs it, `python -m tools.preview <stacks>`, against the same
+   command with one cold process per stack (what the preview did before it forked: the
+   alternative a user would otherwise script).
+3. Scaling with model files: the dev stack's program phase with 1, 10, 50 and 200 copies of
+   models/recsys.yaml, and the time per added model (least-squares slope).
+
+    python -m tools.bench_preview [--runs 5] [--stacks dev staging prod] [--models 1 10 50 200]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from .stack_files import REPO_ROOT, available_stacks
+
+PHASES = ("import", "program", "render", "policy", "cost")
+
+
+def _child_phases(stacks: list[str], out: Path) -> dict[str, dict[str, float]]:
+    """Runs in a fresh interpreter: times the import, then each stack's phases in a fork."""
+    started = time.perf_counter()
+    from .preview import PROGRAM_MODULES
+    from .warm import preload, run_forked
+    preload(REPO_ROOT, PROGRAM_MODULES)
+    imported = time.perf_counter() - started
+
+    def one(stack: str) -> int:
+        from policy.offline import evaluate
+
+        from .cost import estimate, load_prices
+        from .engine import run_program
+        from .render import write_preview
+        from .stack_files import load_stack_config
+        from .summary import summarize
+
+        config = load_stack_config(stack)
+        t0 = time.perf_counter()
+        records = run_program(stack, config, [])
+        t1 = time.perf_counter()
+        write_preview(records, out / stack)
+        summarize(records)
+        t2 = time.perf_counter()
+        evaluate(records, config.get("mlops:environment"))
+        t3 = time.perf_counter()
+        estimate(records, load_prices())
+        t4 = time.perf_counter()
+        print(json.dumps({"program": t1 - t0, "render": t2 - t1, "policy": t3 - t2, "cost": t4 - t3}))
+        return 0
+
+    result: dict[str, dict[str, float]] = {}
+    for stack, outcome in zip(stacks, run_forked([lambda s=s: one(s) for s in stacks], width=1)):
+        if outcome.code != 0:
+            raise SystemExit(f"{stack}: preview failed in the benchmark:\n{outcome.stderr}")
+        result[stack] = {"import": imported, **json.loads(outcome.stdout.strip().splitlines()[-1])}
+    return result
+
+
+def _python(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+def _timed(*args: str, env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    result = _python(*args, env=env)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"`python {' '.join(args)}` failed:\n{result.stderr[-2000:]}")
+    return elapsed
+
+
+def _phase_table(stacks: list[str], runs: int, out: Path) -> list[str]:
+    samples: list[dict[str, dict[str, float]]] = []
+    for _ in range(runs):
+        result = _python("-m", "tools.bench_preview", "--child-phases", str(out), *stacks)
+        if result.returncode != 0:
+            raise SystemExit(result.stderr[-2000:])
+        samples.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    lines = ["| stack | " + " | ".join(f"{p} s" for p in PHASES) + " | sum s |",
+             "|---|" + "---:|" * (len(PHASES) + 1)]
+    for stack in stacks:
+        med = {p: statistics.median(s[stack][p] for s in samples) for p in PHASES}
+        lines.append(f"| {stack} | " + " | ".join(f"{med[p]:.3f}" for p in PHASES)
+                     + f" | {sum(med.values()):.3f} |")
+    return lines
+
+
+def _command_table(stacks: list[str], runs: int, out: Path) -> list[str]:
+    warm, cold = [], []
+    for _ in range(runs):  # interleaved, so drift in the machine's load hits both alike
+        warm.append(_timed("-m", "tools.preview", "--out", str(out / "warm"), *stacks))
+        started = time.perf_counter()
+        for stack in stacks:
+            _timed("-m", "tools.preview", "--out", str(out / "cold"), stack)
+        cold.append(time.perf_counter() - started)
+    w, c = statistics.median(warm), statistics.median(cold)
+    return ["| command | median s | min s | max s |", "|---|---:|---:|---:|",
+            f"| `python -m tools.preview {' '.join(stacks)}` (one warm process, forked) | {w:.2f} | {min(warm):.2f} | {max(warm):.2f} |",
+            f"| a cold `python -m tools.preview <stack>` per stack, one after another | {c:.2f} | {min(cold):.2f} | {max(cold):.2f} |",
+            f"| speed-up | {c / w:.1f}x | | |"]
+
+
+def _models_dir(tmp: Path, copies: int) -> Path:
+    source = yaml.safe_load((REPO_ROOT / "models" / "recsys.yaml").read_text())
+    folder = tmp / f"models-{copies}"
+    folder.mkdir()
+    for i in range(copies):
+        name = "recsys" if i == 0 else f"recsys{i:03d}"
+        doc = {**source, "name": name, "modelUri": str(source["modelUri"]).replace("recsys", name, 1)}
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return folder
+
+
+def _model_table(counts: list[int], runs: int, tmp: Path) -> list[str]:
+    medians: dict[int, float] = {}
+    for n in counts:
+        folder = _models_dir(tmp, n)
+        samples = []
+        for _ in range(runs):
+            result = _python("-m", "tools.bench_preview", "--child-phases", str(tmp / f"out-{n}"), "dev",
+                             env={"MLOPS_MODELS_DIR": str(folder)})
+            if result.returncode != 0:
+                raise SystemExit(f"{n} models: {result.stderr[-2000:]}")
+            samples.append(json.loads(result.stdout.strip().splitlines()[-1])["dev"]["program"])
+        medians[n] = statistics.median(samples)
+    xs, ys = list(medians), list(medians.values())
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+    lines = ["| model files | dev program s | per model vs 1 file, ms |", "|---:|---:|---:|"]
+    for n, t in medians.items():
+        per = "" if n == xs[0] else f"{(t - medians[xs[0]]) / (n - xs[0]) * 1000:.1f}"
+        lines.append(f"| {n} | {t:.3f} | {per} |")
+    lines.append(f"| slope (least squares) | | {slope * 1000:.1f} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--stacks", nargs="+", default=None)
+    parser.add_argument("--models", nargs="+", type=int, default=[1, 10, 50, 200])
+    parser.add_argument("--child-phases", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child_phases:
+        out, *stacks = args.child_phases
+        print(json.dumps(_child_phases(stacks, Path(out))))
+        return 0
+    stacks = args.stacks or available_stacks()
+    print(f"bench-preview: {len(stacks)} stacks, {args.runs} runs each, {os.cpu_count()} CPUs, "
+          f"load {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        print("\nPhases per stack (median s; import = a cold interpreter's SDK + project imports):")
+        print("\n".join(_phase_table(stacks, args.runs, tmp_path / "phases")), flush=True)
+        print("\nThe whole command:")
+        print("\n".join(_command_table(stacks, args.runs, tmp_path / "command")), flush=True)
+        print("\nScaling with model files (dev, program phase):")
+        print("\n".join(_model_table(args.models, args.runs, tmp_path)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
