@@ -1,7 +1,9 @@
 """`make diff BASE=<git ref>`: what a change does to every stack, before it reaches an account.
 
 Previews BASE (default: the merge base with `main`) in a temporary `git worktree` and the working
-tree, both offline with this repository's virtualenv, then writes build/diff/<stack>.md and the
+tree, both offline with this repository's virtualenv and the same machinery (each side's own
+program, run by the working tree's engine and mocks in children forked from one warm process,
+tools/warm.py), then writes build/diff/<stack>.md and the
 combined build/diff/summary.md (the PR comment): resources added / removed / changed, property
 changes (secrets masked), replacements, the policy pack's verdict and the monthly cost before ->
 after. Policy and cost of both sides are computed by the working tree's pack and price table, so
