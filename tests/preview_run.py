@@ -1,4 +1,5 @@
 """Runs the offline preview the way `make preview` does, for tests."""
+import importlib
 import json
 import os
 import subprocess
@@ -12,11 +13,42 @@ STACKS = ("dev", "staging", "prod")
 
 def run_preview(out: Path, *stacks: str, stack_file: Path | None = None,
                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "tools.preview", "--out", str(out)]
-    if stack_file is not None:
-        cmd += ["--stack-file", str(stack_file)]
-    return subprocess.run(cmd + list(stacks), cwd=REPO_ROOT, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=600)
+    """`python -m tools.preview [--stack-file F] <stacks>` as `make preview` runs it, with `env`
+    added to this process's environment; returns its exit code and output."""
+    argv = ["--out", str(out)] + (["--stack-file", str(stack_file)] if stack_file is not None else [])
+    return run_tool("tools.preview", [*argv, *stacks], {**os.environ, **(env or {})})
+
+
+def run_tool(module: str, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python -m <module> <argv>` with exactly `env`, in a child forked from this test process.
+
+    The same `main(argv)` the command line calls, with the SDKs already imported here once
+    (tools/warm.py): a cold interpreter per call would spend most of each test importing
+    pulumi_aws. tests/test_preview_output.py checks a real interpreter gives the same bytes."""
+    from tools.warm import preload, run_forked
+
+    if not _preloaded:
+        preload(REPO_ROOT)
+        _preloaded.append(True)
+
+    def job() -> int:
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(REPO_ROOT)
+        return importlib.import_module(module).main(argv)
+
+    [outcome] = run_forked([job])
+    return subprocess.CompletedProcess([sys.executable, "-m", module, *argv], outcome.code,
+                                       outcome.stdout, outcome.stderr)
+
+
+_preloaded: list[bool] = []
+
+
+def run_preview_in_fresh_interpreter(out: Path, *stacks: str) -> subprocess.CompletedProcess:
+    """The preview in a new Python process, exactly as a user's shell starts it."""
+    return subprocess.run([sys.executable, "-m", "tools.preview", "--out", str(out), *stacks],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
 
 
 def load_resources(out: Path, stack: str) -> list[dict[str, Any]]:

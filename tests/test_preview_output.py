@@ -1,6 +1,6 @@
 import json
 
-from preview_run import STACKS, run_preview
+from preview_run import STACKS, run_preview_in_fresh_interpreter
 
 
 def test_two_previews_are_byte_identical(preview_dir, tmp_path):
@@ -8,7 +8,7 @@ def test_two_previews_are_byte_identical(preview_dir, tmp_path):
     # runs alone in a fresh interpreter, as `pulumi up` would. Same bytes, or the fork leaks state.
     again = tmp_path / "again"
     for stack in STACKS:
-        assert run_preview(again, stack).returncode == 0, stack
+        assert run_preview_in_fresh_interpreter(again, stack).returncode == 0, stack
     first = sorted(p.relative_to(preview_dir) for p in preview_dir.rglob("*") if p.is_file())
     second = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     assert len(first) >= 4 * len(STACKS)  # resources, summary, review and Kubernetes files

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+from preview_run import run_tool  # noqa: E402
+
 MODELS_DIR = REPO_ROOT / "models"
 STACKS = ("dev", "staging", "prod")
 SDEP = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
@@ -15,11 +18,11 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def preview(out: Path, *stacks: str, models_dir: Path | None = None) -> subprocess.CompletedProcess:
+    """`python -m tools.preview <stacks>` with `MLOPS_MODELS_DIR` set to `models_dir` (or unset)."""
     env = {k: v for k, v in os.environ.items() if k != "MLOPS_MODELS_DIR"}
     if models_dir is not None:
         env["MLOPS_MODELS_DIR"] = str(models_dir)
-    return subprocess.run([sys.executable, "-m", "tools.preview", "--out", str(out), *stacks],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    return run_tool("tools.preview", ["--out", str(out), *stacks], env)
 
 
 def resources(out: Path, stack: str) -> list[dict[str, Any]]:
