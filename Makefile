@@ -33,8 +33,11 @@ preview: venv
 
 test: test-infra test-serving
 
+# One pytest worker per core (pytest-xdist); a file's tests stay on one worker, so each worker
+# builds the shared previews once.
+JOBS ?= $(shell nproc)
 test-infra: venv system-deps
-	$(VENV)/bin/python -m pytest tests -q
+	$(VENV)/bin/python -m pytest tests -q -n $(JOBS) --dist loadfile
 
 test-serving: system-deps
 	$(MAKE) -C services/serving test
