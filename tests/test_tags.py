@@ -1,7 +1,5 @@
 import importlib
 
-import pulumi_aws
-
 REQUIRED = {"project", "environment", "owner", "cost-center"}
 
 
@@ -29,4 +27,5 @@ def test_every_taggable_aws_resource_carries_the_four_tags(stacks):
 def test_taggable_detection_tells_types_apart():
     assert taggable("aws:s3/bucket:Bucket")
     assert not taggable("aws:s3/bucketPolicy:BucketPolicy")
-    assert pulumi_aws  # the SDK the program runs with
+    assert taggable("aws:iam/role:Role")
+    assert not taggable("aws:iam/rolePolicy:RolePolicy")
