@@ -106,9 +106,10 @@ def test_secrets_are_read_from_mounted_files_never_inlined():
 
 def test_pagerduty_events_use_a_severity_pagerduty_accepts():
     config = am.alertmanager_config("prod", True, TEAMS)
-    for receiver in config["receivers"]:
-        for pd in receiver.get("pagerduty_configs", []):
-            assert pd["severity"] in {"critical", "error", "warning", "info"}
+    events = [pd for receiver in config["receivers"] for pd in receiver.get("pagerduty_configs", [])]
+    assert len(events) >= len(TEAMS)  # a PagerDuty receiver per team at least
+    for pd in events:
+        assert pd["severity"] in {"critical", "error", "warning", "info"}
 
 
 def test_page_inhibits_the_ticket_of_the_same_alert_and_model():

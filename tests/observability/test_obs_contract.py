@@ -28,6 +28,7 @@ def _dashboard_exprs() -> list[tuple[str, str]]:
 
 def test_rules_read_only_contract_metrics_or_recorded_series():
     allowed = series_names() | _recorded()
+    assert len(_rule_exprs()) >= 20  # every platform rule file and the model rules
     for where, expr in _rule_exprs():
         unknown = metric_names(expr) - allowed
         assert not unknown, f"{where}: {sorted(unknown)} not in observability/metrics_contract.py"
@@ -35,6 +36,7 @@ def test_rules_read_only_contract_metrics_or_recorded_series():
 
 def test_dashboards_read_only_contract_metrics_or_recorded_series():
     allowed = series_names() | _recorded()
+    assert len(_dashboard_exprs()) >= 20  # six dashboards of several panels each
     for where, expr in _dashboard_exprs():
         unknown = metric_names(expr) - allowed
         assert not unknown, f"{where}: {sorted(unknown)} not in the contract ({expr})"
@@ -49,9 +51,12 @@ def test_every_contract_metric_is_read_by_a_rule_or_a_dashboard():
 def test_selectors_match_on_labels_the_contract_promises():
     contract = by_name()
     family = {series: metric for metric in CONTRACT for series in metric.series_names()}
+    checked = 0
     for where, expr in _rule_exprs() + _dashboard_exprs():
         for series, labels in selector_labels(expr):
             if series not in family:
                 continue
+            checked += 1
             promised = set(contract[family[series].name].labels) | SCRAPE_LABELS
             assert labels <= promised, f"{where}: {series} matched on {sorted(labels - promised)}"
+    assert checked >= 20, f"only {checked} selectors of contract metrics were checked"

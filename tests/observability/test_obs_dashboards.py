@@ -27,6 +27,7 @@ def test_six_dashboards_with_stable_unique_uids():
 def test_rendered_json_is_valid_and_deterministic():
     first = render_dashboards()
     assert first == render_dashboards()
+    assert sorted(first) == sorted(EXPECTED)
     for name, text in first.items():
         board = json.loads(text)
         assert text == json.dumps(board, indent=2, sort_keys=True) + "\n", f"{name} keys are not sorted"
@@ -34,8 +35,11 @@ def test_rendered_json_is_valid_and_deterministic():
 
 
 def test_every_panel_queries_prometheus_and_has_options():
-    for name, board in build_dashboards().items():
+    boards = build_dashboards()
+    assert sorted(boards) == sorted(EXPECTED)
+    for name, board in boards.items():
         ids = [panel["id"] for panel in board["panels"]]
+        assert len(ids) >= 3, f"{name} has {len(ids)} panels"
         assert len(ids) == len(set(ids)), name
         for panel in board["panels"]:
             assert panel["datasource"] == {"type": "prometheus", "uid": "prometheus"}, (name, panel["title"])
@@ -45,11 +49,12 @@ def test_every_panel_queries_prometheus_and_has_options():
 
 
 def test_model_selector_lists_the_models_that_report_so_onboarding_changes_no_dashboard():
-    for board in build_dashboards().values():
-        for variable in board.get("templating", {}).get("list", []):
-            if variable["name"] == "model":
-                assert variable["type"] == "query"
-                assert variable["query"] == "label_values(model_server_model_info, model)"
+    pickers = [variable for board in build_dashboards().values()
+               for variable in board.get("templating", {}).get("list", []) if variable["name"] == "model"]
+    assert len(pickers) >= 2  # at least the SLO and RED dashboards pick a model
+    for variable in pickers:
+        assert variable["type"] == "query"
+        assert variable["query"] == "label_values(model_server_model_info, model)"
 
 
 def test_slo_dashboard_shows_availability_budget_and_burn():

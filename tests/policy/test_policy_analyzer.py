@@ -53,6 +53,7 @@ def test_values_unknown_during_preview_do_not_fail_the_run():
     unknown_group = changed(CLUSTER, vpcConfig__endpointPublicAccess=UNKNOWN_BOOLEAN_VALUE)
     found = analyze(unknown_group)
     # The CLI gets an advisory "can't run during preview" note, never a false violation.
+    assert any(d.policyName == "eks-private-endpoint" for d in found)
     assert all(d.enforcementLevel == analyzer_pb2.ADVISORY and "during preview" in d.message
                for d in found if d.policyName == "eks-private-endpoint")
     unknown_bucket = [changed(BUCKET, bucket=UNKNOWN_STRING_VALUE), changed(SSE, bucket=UNKNOWN_STRING_VALUE),
