@@ -131,6 +131,10 @@ def test_jobs_run_in_the_github_environments_the_roles_trust():
         delivery = config(stack).delivery
         assert up["environment"].replace("${{ inputs.stack }}", stack) == delivery.deploy_environment
         assert release["environment"].replace("${{ inputs.stack }}", stack) == delivery.release_environment
+    # Both talk to the EKS API, which no GitHub-hosted runner reaches (private, or dev's office
+    # allow-list): a self-hosted runner in the stack's VPC.
+    for job in (up, release):
+        assert job["runs-on"] == ["self-hosted", "xyz-mlops-${{ inputs.stack }}"]
     push = workflows["images.yml"]["jobs"]["push"]
     assert f"github.ref == 'refs/heads/{config('prod').delivery.images_branch}'" in push["if"]
     assert "github.event_name != 'pull_request'" in push["if"]
@@ -211,3 +215,15 @@ def test_release_is_one_dispatch_through_the_release_controller():
     assert '"$MODEL" "$ACTION" --reason "$REASON"' in decide[0] and "GITHUB_STEP_SUMMARY" in decide[0]
     # Inputs reach the shell as environment variables, never spliced into the script.
     assert not any("${{ inputs." in r for r in runs)
+
+
+def test_readme_documents_the_delivery_path():
+    text = (REPO_ROOT / "README.md").read_text()
+    start = text.index("## Delivery (GitHub Actions, OIDC, no stored AWS keys)")
+    section = text[start:text.index("\n## ", start + 1)]
+    assert "```mermaid" in section
+    for workflow in load_all():
+        if workflow.startswith(("images", "deploy", "release")):
+            assert workflow in section, workflow
+    for topic in ("**GitHub-side setup.**", "**Roll back a model.**", "**Roll back a platform change.**", "**Why no Argo CD.**"):
+        assert topic in section, topic
