@@ -105,8 +105,10 @@ def deploy_policy(name: str, account_id: str, region: str) -> list[dict]:
         # Describe* calls and CreateReplicationGroup check permissions on several ARN kinds.
         {**allow(["elasticache:*"], "*"), "Sid": "Cache"},
         {**allow(["rds:*"], "*"), "Sid": "Databases"},
-        # The RDS master password: secret names get a random suffix from AWS.
-        {**allow(["secretsmanager:*"], f"arn:aws:secretsmanager:{region}:{arn}secret:{name}-*"), "Sid": "Secrets"},
+        # Database and cache credentials, named <name>-<service>/... or <name>/...; AWS appends
+        # a random suffix to every secret's ARN.
+        {**allow(["secretsmanager:*"], [f"arn:aws:secretsmanager:{region}:{arn}secret:{name}-*",
+                                        f"arn:aws:secretsmanager:{region}:{arn}secret:{name}/*"]), "Sid": "Secrets"},
         # Roles are auto-named by Pulumi (logical name + random suffix), so only the account's
         # role/* pattern can hold them. This is the broadest grant: whoever can create roles and
         # pass them can act as any of them. It is why the trust admits only the deploy GitHub

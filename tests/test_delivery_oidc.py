@@ -1,5 +1,6 @@
 """GitHub OIDC under Pulumi mocks: per stack one provider (or the configured one) and three roles
 whose trust admits exactly one repository's subject, and whose permissions are each role's own."""
+import fnmatch
 import json
 
 import pytest
@@ -91,6 +92,32 @@ def test_deploy_role_covers_every_aws_service_the_stack_declares(stacks):
         assert by_sid["Registry"]["Resource"] == f"arn:aws:ecr:us-east-1:123456789012:repository/xyz-mlops-{env}/*"
         association = one(resources, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "github-deploy")["inputs"]
         assert association["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")
+
+
+def test_deploy_role_scopes_match_every_named_resource_of_the_preview(stacks):
+    # Where deploy_policy scopes by name, every physical name the program declares must fall
+    # inside the scope, or the first `pulumi up` fails with AccessDenied.
+    prefix = "arn:aws:{}:us-east-1:123456789012:"
+    named = {
+        "Secrets": ("aws:secretsmanager/secret:Secret", lambda i: prefix.format("secretsmanager") + f"secret:{i['name']}-AbCdEf"),
+        "Buckets": ("aws:s3/bucket:Bucket", lambda i: f"arn:aws:s3:::{i['bucket']}"),
+        "Registry": ("aws:ecr/repository:Repository", lambda i: prefix.format("ecr") + f"repository/{i['name']}"),
+        "Keys": ("aws:kms/alias:Alias", lambda i: prefix.format("kms") + i["name"]),
+        "Logs": ("aws:cloudwatch/logGroup:LogGroup", lambda i: prefix.format("logs") + f"log-group:{i['name']}"),
+        "Cluster": ("aws:eks/cluster:Cluster", lambda i: prefix.format("eks") + f"cluster/{i['name']}"),
+    }
+    for env, resources in stacks.items():
+        by_sid = {s["Sid"]: s for s in statements(resources, "deploy")}
+        for sid, (typ, arn_of) in named.items():
+            patterns = by_sid[sid]["Resource"]
+            patterns = [patterns] if isinstance(patterns, str) else patterns
+            arns = [arn_of(r["inputs"]) for r in of_type(resources, typ)]
+            assert arns, f"{env}: no {typ} in the preview"
+            outside = [a for a in arns if not any(fnmatch.fnmatchcase(a, p) for p in patterns)]
+            assert not outside, f"{env}: deploy statement {sid} does not cover {outside}"
+        # The scope is the stack's own: another stack's bucket falls outside.
+        other = "staging" if env != "staging" else "prod"
+        assert not any(fnmatch.fnmatchcase(f"arn:aws:s3:::xyz-mlops-{other}-raw", p) for p in by_sid["Buckets"]["Resource"])
 
 
 def test_subject_takes_a_branch_or_an_environment():
