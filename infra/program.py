@@ -8,6 +8,8 @@ from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.data_lake import DataLake, DataLakeArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.eks_managed_addons import NODE_LEVEL, WORKLOAD_LEVEL, EksManagedAddons, EksManagedAddonsArgs
+from components.github_oidc import GithubOidc, GithubOidcArgs
+from components.mlflow import NAMESPACE as MLFLOW_NAMESPACE
 from components.mlflow import MlflowTracking, MlflowTrackingArgs
 from components.model_serving import ModelPlatform, ModelServing, ModelServingArgs
 from components.network import Network, NetworkArgs
@@ -193,6 +195,28 @@ def build_platform(cfg: PlatformConfig) -> None:
                 for m in models],
         k8s_opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, cluster_addons]),
     ))
+
+    # The roles .github/workflows assume (images, deploy, release); see README "Delivery".
+    delivery = cfg.delivery
+    github = GithubOidc("github", GithubOidcArgs(
+        name=name,
+        account_id=account_id,
+        region=cfg.region,
+        repository=delivery.repository,
+        existing_provider_arn=delivery.existing_oidc_provider_arn,
+        images_branch=delivery.images_branch,
+        deploy_environment=delivery.deploy_environment,
+        release_environment=delivery.release_environment,
+        # The names ContainerRegistry gives its repositories: <name>/<repository>.
+        ecr_repository_arns=[f"arn:aws:ecr:{cfg.region}:{account_id}:repository/{name}/{r}"
+                             for r in cfg.registry.repositories],
+        cluster_name=cluster.name,
+        mlflow_namespace=MLFLOW_NAMESPACE,
+        mlflow_service="mlflow",
+        k8s_opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, mlflow]),
+    ))
+    pulumi.export("githubOidcProviderArn", github.provider_arn)
+    pulumi.export("githubRoleArns", github.role_arns)
 
     pulumi.export("environment", cfg.environment)
     pulumi.export("kafkaBootstrapBrokers", streaming.bootstrap_brokers)

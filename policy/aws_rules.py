@@ -60,6 +60,7 @@ TAGGABLE_TYPES = (
     ECR_REPOSITORY, LOG_GROUP, RDS_INSTANCE, "aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup",
     REPLICATION_GROUP, "aws:elasticache/subnetGroup:SubnetGroup", MSK_CLUSTER,
     "aws:secretsmanager/secret:Secret", "aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup",
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "aws:eks/accessEntry:AccessEntry",
 )
 
 

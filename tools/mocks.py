@@ -44,6 +44,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
             return {"keyId": f"{name}-key-id", "arn": f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/{name}"}
         if typ == "aws:iam/role:Role":
             return {"name": inputs.get("name", name), "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"}
+        if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            host = str(inputs.get("url", name)).removeprefix("https://")
+            return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"}
         if typ == "aws:eks/nodeGroup:NodeGroup":
             return {"nodeGroupName": inputs.get("nodeGroupName", name)}
         if typ == "random:index/randomPassword:RandomPassword":

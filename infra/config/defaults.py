@@ -41,10 +41,14 @@ _COMMON: dict[str, Any] = {
     },
     "serving": {"ingressScheme": "internal"},
     "observability": {"prometheusRetentionDays": 30},
+    # The roles of .github/workflows: images from main, `pulumi up` and releases from GitHub
+    # environments (prod's with required reviewers), never from a pull request.
+    "delivery": {"repository": "xyz-shopsmart/mlops-platform", "imagesBranch": "main"},
 }
 
 _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
     "dev": {
+        "delivery": {"deployEnvironment": "dev", "releaseEnvironment": "dev-release"},
         "network": {"natGateways": "single", "flowLogRetentionDays": 7},
         "cluster": {
             "endpointPublicAccess": True,
@@ -65,6 +69,7 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         "observability": {"prometheusReplicas": 1, "prometheusStorageGib": 50, "alertmanagerReplicas": 1},
     },
     "staging": {
+        "delivery": {"deployEnvironment": "staging", "releaseEnvironment": "staging-release"},
         "network": {"natGateways": "perAz", "flowLogRetentionDays": 30},
         "cluster": {
             "endpointPublicAccess": False,
@@ -84,6 +89,7 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         "observability": {"prometheusReplicas": 2, "prometheusStorageGib": 100, "alertmanagerReplicas": 3},
     },
     "prod": {
+        "delivery": {"deployEnvironment": "prod", "releaseEnvironment": "prod-release"},
         "network": {"natGateways": "perAz", "flowLogRetentionDays": 365},
         "cluster": {
             "endpointPublicAccess": False,

@@ -7,6 +7,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from .base import FieldError, Section
 from .cluster import ClusterConfig
 from .data_services import CacheConfig, StreamingConfig
+from .delivery import DeliveryConfig
 from .ml_services import AirflowConfig, MlflowConfig
 from .network import NetworkConfig
 from .observability import ObservabilityConfig
@@ -42,6 +43,7 @@ class PlatformConfig(Section):
     airflow: AirflowConfig
     serving: ServingConfig
     observability: ObservabilityConfig
+    delivery: DeliveryConfig
     # Secrets: top-level Pulumi secret config values (`pulumi config set --secret ...`).
     pagerduty_token: SecretStr | None = Field(default=None, description="PagerDuty API token (`pagerduty:token`); paging is off without it.")
     ticket_webhook_url: SecretStr | None = Field(default=None, description="Slack incoming-webhook URL for tickets.")

@@ -114,6 +114,17 @@ SCOPED = {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3
 ROLE = rec("aws:iam/role:Role", tagged({
     "assumeRolePolicy": doc({"Effect": "Allow", "Principal": {"Service": ["pods.eks.amazonaws.com"]}, "Action": ["sts:AssumeRole"]}),
 }), "role")
+GITHUB_PROVIDER = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+
+
+def github_role(condition, name="github-deploy"):
+    return rec("aws:iam/role:Role", tagged({"assumeRolePolicy": doc({
+        "Effect": "Allow", "Principal": {"Federated": GITHUB_PROVIDER}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": condition})}), name)
+
+
+GITHUB_OK = github_role({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                                          "token.actions.githubusercontent.com:sub": "repo:xyz-shopsmart/mlops-platform:environment:prod"}})
 ROLE_POLICY = rec("aws:iam/rolePolicy:RolePolicy", {"role": "role", "policy": doc(SCOPED)}, "role")
 ATTACHMENT = rec("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
                  {"role": "role", "policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"}, "role")
@@ -232,6 +243,19 @@ CASES = {
     "iam-no-inline-admin": ("prod", [ROLE_POLICY], [changed(ROLE_POLICY, policy=doc({"Effect": "Allow", "Action": ["iam:*"], "Resource": "arn:aws:iam::1:role/x"}))]),
     "iam-no-admin-managed-policy": ("prod", [ATTACHMENT], [changed(ATTACHMENT, policyArn="arn:aws:iam::aws:policy/AdministratorAccess")]),
     "iam-trust-no-wildcard-principal": ("prod", [ROLE], [changed(ROLE, assumeRolePolicy=doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}))]),
+    # GitHub OIDC trust: the audience, and one repository's exact subject
+    "github-oidc-audience": ("prod", [GITHUB_OK, ROLE], [
+        github_role({"StringEquals": {"token.actions.githubusercontent.com:sub": "repo:xyz-shopsmart/mlops-platform:environment:prod"}}),
+        github_role({"StringEquals": {"token.actions.githubusercontent.com:aud": "https://github.com/xyz-shopsmart",
+                                      "token.actions.githubusercontent.com:sub": "repo:xyz-shopsmart/mlops-platform:environment:prod"}}, "other-aud")]),
+    "github-oidc-subject-pinned": ("prod", [GITHUB_OK, ROLE], [
+        github_role({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}),
+        github_role({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+                     "StringLike": {"token.actions.githubusercontent.com:sub": "repo:xyz-shopsmart/*"}}, "like"),
+        github_role({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                                      "token.actions.githubusercontent.com:sub": "repo:*/mlops-platform:ref:refs/heads/main"}}, "star-owner"),
+        github_role({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                                      "token.actions.githubusercontent.com:sub": "repo:xyz-shopsmart:ref:refs/heads/main"}}, "no-name")]),
     # ECR, logs, VPC
     "ecr-immutable-tags": ("prod", [rec("aws:ecr/repository:Repository", tagged({"name": "x/serving", "imageTagMutability": "IMMUTABLE", "imageScanningConfiguration": {"scanOnPush": True}}))],
                            [rec("aws:ecr/repository:Repository", tagged({"name": "x/serving", "imageTagMutability": "MUTABLE", "imageScanningConfiguration": {"scanOnPush": True}}))]),

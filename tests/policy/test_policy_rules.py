@@ -125,3 +125,14 @@ def test_policy_pack_metadata_files():
                 if "==" in line and not line.startswith("#"))
     for package, version in pins.items():
         assert root.get(package) == version, f"policy/requirements.txt pins {package}=={version}, the repository {root.get(package)}"
+
+
+def test_each_loose_github_trust_is_caught():
+    # A missing subject, a StringLike pattern, a wildcard owner and an owner without a name: four
+    # different ways a trust admits more than one repository's jobs.
+    env, _, violating = CASES["github-oidc-subject-pinned"]
+    assert len(violating) == 4
+    assert {v.urn for v in violations_of("github-oidc-subject-pinned", violating, env)} == {r["urn"] for r in violating}
+    env, _, violating = CASES["github-oidc-audience"]
+    assert len(violating) == 2
+    assert {v.urn for v in violations_of("github-oidc-audience", violating, env)} == {r["urn"] for r in violating}

