@@ -226,7 +226,8 @@ def test_alias_moves_are_followed_under_load_without_a_failed_request(
         broken_at = time.monotonic()
         models.set_alias("champion", third)  # a version that cannot load
         wait_until(lambda: value(server.get("/metrics").text, "model_server_model_load_failures_total",
-                                 version=third) >= 2, "both workers to try version 3 and fail")
+                                 version=third) >= 2,
+                   "version 3 to be tried and fail (each worker retries every poll)")
         after_broken = len(load.outcomes)
         wait_until(lambda: len(load.outcomes) >= after_broken + 20, "traffic while version 3 is broken")
 
