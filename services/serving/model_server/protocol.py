@@ -102,10 +102,8 @@ def parse_k(value, limits: Limits, num_items: int) -> int:
     return value
 
 
-def _flatten(data) -> list:
+def _flatten(data: list) -> list:
     # The protocol allows the tensor's data flat (row-major) or nested like the shape.
-    if not isinstance(data, list):
-        return [data]
     if all(not isinstance(item, list) for item in data):
         return data
     return [leaf for item in data for leaf in _flatten(item)]
@@ -162,6 +160,8 @@ def _customer_ids(tensor: RequestInput, binary: bytes, limits: Limits) -> np.nda
     else:
         if tensor.data is None:
             raise bad_request("field 'inputs[0].data' is required (or the binary tensor extension)")
+        if not isinstance(tensor.data, list):
+            raise bad_request(f"field 'inputs[0].data' must be an array, got {tensor.data!r:.80}")
         values = _flatten(tensor.data)
         if len(values) != batch:
             raise bad_request(f"input 'customer_id' shape {tensor.shape} needs {batch} ids in "

@@ -57,6 +57,7 @@ INFER_CASES = [
     ("id over 64 characters", tensor(data=["C" * 65]), 400, "strings of 1 to 64 characters"),
     ("no data", {"inputs": [{"name": "customer_id", "shape": [1], "datatype": "BYTES"}]}, 400,
      "field 'inputs[0].data' is required"),
+    ("data not an array", tensor(data=KNOWN), 400, "field 'inputs[0].data' must be an array"),
     ("empty batch", tensor(shape=[0], data=[]), 400, "empty batch"),
     ("oversized batch", tensor(shape=[9], data=[KNOWN] * 9), 400,
      "batch of 9 customer ids exceeds the limit of 8"),
