@@ -51,8 +51,12 @@ CONTRACT: tuple[Metric, ...] = (
            SERVING, "ONNX Runtime inference time only"),
     Metric("model_server_cache_requests_total", "counter", ("model", "version", "result"),
            SERVING, "feature/prediction cache look-ups; result is hit, miss or error (Redis errors)"),
-    Metric("model_server_model_info", "gauge", ("model", "version", "source"),
-           SERVING, "always 1; the model version the pod has loaded"),
+    Metric("model_server_model_info", "gauge", ("model", "version", "source", "alias", "served_alias"),
+           SERVING, "1 for the model version the pod serves, 0 for one it served before an alias move"),
+    Metric("model_server_fallback_recommendations_total", "counter", ("model", "version"),
+           SERVING, "customers answered with the popularity ranking (not seen in training)"),
+    Metric("model_server_model_load_failures_total", "counter", ("model", "version"),
+           SERVING, "new versions that failed to load after an alias move; the previous one keeps serving"),
     # Seldon executor: what callers see. deployment_name is the SeldonDeployment, named after
     # the model; predictor_name is `stable` or `canary`; code is the HTTP status (REST) or
     # gRPC status name.

@@ -35,5 +35,14 @@ def build():
                 f"histogram_quantile(0.99, sum by (version, le) "
                 f'(rate(model_server_inference_duration_seconds_bucket{{model="$model"}}[{RATE}])))',
                 "{{version}}")], description="ONNX Runtime time only, without HTTP and cache."))
+            .with_panel(graph("Popularity fallbacks per second by version", "reqps", [(
+                f'sum by (version) (rate(model_server_fallback_recommendations_total{{model="$model"}}[{RATE}]))',
+                "{{version}}")], description="Customers the model never saw in training, answered with "
+                                             "the popularity ranking."))
+            .with_panel(graph("Failed loads of a new version", "short", [(
+                f'sum by (version) (increase(model_server_model_load_failures_total{{model="$model"}}[{RATE}]))',
+                "{{version}}")], description="An alias moved to a version the pods could not load; "
+                                             "they keep serving the previous one."))
             .with_panel(listing("Versions loaded by the pods",
-                                'count by (version, source) (model_server_model_info{model="$model"})')))
+                                'count by (version, source, alias, served_alias) '
+                                '(model_server_model_info{model="$model"} == 1)')))

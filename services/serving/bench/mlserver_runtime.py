@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 from mlserver import MLModel
-from mlserver.codecs import NumpyCodec
+from mlserver.codecs import NumpyCodec, StringCodec
 from mlserver.types import InferenceRequest, InferenceResponse
 
 from model_server.cache import RecommendationCache, connect
@@ -31,13 +31,13 @@ class RecsysRuntime(MLModel):
         return True
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
-        user_ids = NumpyCodec.decode_input(payload.inputs[0]).reshape(-1).astype(np.int64)
+        customer_ids = np.array(StringCodec.decode_input(payload.inputs[0]), dtype=object).reshape(-1)
         k = int(getattr(payload.parameters, "k", 10) or 10)
-        self._service.check_users(user_ids)
-        result = await self._service.recommend(user_ids, k)
+        result = await self._service.recommend(customer_ids, k)
         return InferenceResponse(
             model_name=self.name,
             model_version=self._service.version,
-            outputs=[NumpyCodec.encode_output("item_ids", result.item_ids),
-                     NumpyCodec.encode_output("scores", result.scores)],
+            outputs=[StringCodec.encode_output("skus", result.skus.ravel().tolist()),
+                     NumpyCodec.encode_output("scores", result.scores),
+                     NumpyCodec.encode_output("is_fallback", result.is_fallback)],
         )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from tools.build_recsys_model import build
+from tools.build_recsys_model import build, customer_id
 from tools.local_processes import RedisServer
 
 from . import floor, load, servers
@@ -38,10 +38,11 @@ def load_average() -> str:
 
 
 def same_answers(a: str, b: str) -> None:
-    body = {"inputs": [{"name": "user_id", "shape": [3], "datatype": "INT64", "data": [1, 2, 3]}],
+    customers = [customer_id(1), customer_id(2), "C999999999"]  # the last one: popularity fallback
+    body = {"inputs": [{"name": "customer_id", "shape": [3], "datatype": "BYTES", "data": customers}],
             "parameters": {"k": 10}}
     answers = [httpx.post(f"{url}{load.INFER_PATH}", json=body, timeout=10).json() for url in (a, b)]
-    items = [next(o["data"] for o in answer["outputs"] if o["name"] == "item_ids") for answer in answers]
+    items = [next(o["data"] for o in answer["outputs"] if o["name"] == "skus") for answer in answers]
     if items[0] != items[1]:
         raise SystemExit(f"the two servers disagree on the same model: {items}")
 

@@ -1,4 +1,4 @@
--- wrk script: one OIP V2 infer request per call, one user each, k=10.
+-- wrk script: one OIP V2 infer request per call, one customer each, k=10.
 --   wrk ... -s workload.lua <url> -- <path> <mode> <first_user> <hot_users>
 -- mode "cached":   users cycle over hot_users ids (all pre-warmed in Redis) -> cache hits
 -- mode "uncached": every request a user never asked for before -> cache miss + model + SET
@@ -20,8 +20,10 @@ function request()
     user = next_user + counter
   end
   counter = counter + 1
-  local body = '{"inputs":[{"name":"user_id","shape":[1],"datatype":"INT64","data":[' .. user ..
-               ']}],"parameters":{"k":10}}'
+  -- The shop's id for customer row `user` (tools/build_recsys_model.py customer_id).
+  local customer = string.format("C%09d", user * 3 + 1000)
+  local body = '{"inputs":[{"name":"customer_id","shape":[1],"datatype":"BYTES","data":["' ..
+               customer .. '"]}],"parameters":{"k":10}}'
   return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
 end
 

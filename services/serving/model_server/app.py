@@ -1,4 +1,4 @@
-"""HTTP routes: Open Inference Protocol V2, /recommend for people, /metrics for Prometheus."""
+"""HTTP routes: Open Inference Protocol V2 (plain and versioned), /recommend for people, /metrics."""
 from __future__ import annotations
 
 import asyncio
@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from . import metrics, protocol
 from . import settings as settings_module
+from .drain import ResponseHeaders
 from .errors import ClientError, bad_request, not_found
 from .instrumentation import RequestMetrics
 from .lifecycle import ModelState
@@ -48,68 +49,83 @@ def create_app(settings: settings_module.Settings | None = None) -> Starlette:
     state = ModelState(settings)
     limits = protocol.Limits(settings.default_k, settings.max_k, settings.max_batch_size)
 
-    def serving(name: str) -> RecommendationService:
+    def check_name(request: Request) -> None:
+        name = request.path_params.get("name", settings.model_name)
         if name != settings.model_name:
             raise not_found(f"model '{name}' not found; this server serves '{settings.model_name}'")
-        if state.service is None:
-            raise ClientError(503, f"model '{name}' is not ready: {state.problem}")
-        return state.service
+
+    def serving(request: Request) -> RecommendationService:
+        """The service of this request's model (and version, on versioned routes)."""
+        check_name(request)
+        service = state.service  # one read: a swap during the request does not change it
+        if service is None:
+            raise ClientError(503, f"model '{settings.model_name}' is not ready: {state.problem}")
+        wanted = request.path_params.get("version")
+        if wanted is not None and wanted != service.version:
+            raise not_found(f"model '{settings.model_name}' version '{wanted}' not found; "
+                            f"this server serves version '{service.version}'")
+        request.state.model_version = service.version
+        return service
 
     async def live(request: Request) -> Response:
         return json_response({"live": True})
 
-    def readiness() -> Response:
+    def readiness(name: str | None = None) -> Response:
         # The protocol answers "not ready" with a 4xx; Kubernetes takes any code >= 400 as a fail.
         ready, reason = state.pod_ready()
+        body = {"name": name} if name else {}
         if ready:
-            return json_response({"ready": True})
-        return json_response({"ready": False, "reason": reason}, status=400)
+            return json_response({**body, "ready": True})
+        return json_response({**body, "ready": False, "reason": reason}, status=400)
 
     async def server_ready(request: Request) -> Response:
         return readiness()
 
     async def model_ready(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name != settings.model_name:
-            raise not_found(f"model '{name}' not found; this server serves '{settings.model_name}'")
-        return readiness()
+        check_name(request)
+        if "version" in request.path_params and state.service is not None:
+            serving(request)
+        return readiness(settings.model_name)
 
     async def server_metadata(request: Request) -> Response:
-        return json_response({"name": "recsys-model-server", "version": "1", "extensions": []})
+        return json_response({"name": "recsys-model-server", "version": "2",
+                              "extensions": [protocol.BINARY_EXTENSION]})
 
     async def model_metadata(request: Request) -> Response:
-        serving(request.path_params["name"])
-        return json_response(protocol.model_metadata(settings.model_name, state.version))
+        service = serving(request)
+        return json_response(protocol.model_metadata(settings.model_name, service.version,
+                                                     state.properties()))
 
     async def infer(request: Request) -> Response:
-        service = serving(request.path_params["name"])
-        payload = protocol.parse_json(await read_body(request, settings.max_body_bytes))
-        parsed = protocol.parse_infer_request(payload, limits, service.recommender.num_items)
-        service.check_users(parsed.user_ids)
-        result = await service.recommend(parsed.user_ids, parsed.k)
-        return json_response(protocol.infer_response(service.model, service.version, parsed, result))
+        service = serving(request)
+        parsed = protocol.parse_infer_request(
+            await read_body(request, settings.max_body_bytes),
+            request.headers.get(protocol.BINARY_HEADER), limits, service.recommender.num_items)
+        result = await service.recommend(parsed.customer_ids, parsed.k)
+        body, header_length = protocol.infer_response(service.model, service.version, parsed, result)
+        if header_length is None:
+            return json_response(body)
+        return Response(body, media_type="application/octet-stream",
+                        headers={protocol.BINARY_HEADER: str(header_length)})
 
     async def recommend(request: Request) -> Response:
-        service = serving(settings.model_name)
-        raw_user = request.path_params["user_id"]
-        try:
-            user_id = int(raw_user)
-        except ValueError:
-            raise bad_request(f"user_id must be an integer, got {raw_user!r}") from None
+        service = serving(request)
+        customer_id = request.path_params["customer_id"]
+        if len(customer_id) > protocol.MAX_ID_LENGTH:
+            raise bad_request(f"customer_id has {len(customer_id)} characters; at most "
+                              f"{protocol.MAX_ID_LENGTH} allowed")
         raw_k = request.query_params.get("k", str(settings.default_k))
         try:
             k = int(raw_k)
         except ValueError:
             raise bad_request(f"k must be an integer, got {raw_k!r}") from None
         k = protocol.parse_k(k, limits, service.recommender.num_items)
-        if not 0 <= user_id < service.recommender.num_users:
-            raise not_found(f"unknown user {user_id}; this model knows user ids "
-                            f"0..{service.recommender.num_users - 1}")
-        result = await service.recommend(np.array([user_id], dtype=np.int64), k)
-        items = [{"item_id": int(i), "score": float(s)}
-                 for i, s in zip(result.item_ids[0], result.scores[0], strict=True)]
+        result = await service.recommend(np.array([customer_id], dtype=object), k)
+        items = [{"sku": sku, "score": float(score)}
+                 for sku, score in zip(result.skus[0].tolist(), result.scores[0].tolist(), strict=True)]
         return json_response({"model": service.model, "version": service.version,
-                              "user_id": user_id, "k": k, "items": items})
+                              "customer_id": customer_id, "k": k,
+                              "is_fallback": bool(result.is_fallback[0]), "items": items})
 
     async def metrics_endpoint(request: Request) -> Response:
         body, content_type = metrics.exposition()
@@ -119,8 +135,11 @@ def create_app(settings: settings_module.Settings | None = None) -> Starlette:
         return json_response({"error": exc.message}, status=exc.status)
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        return json_response({"error": f"{exc.detail}: {request.method} {request.url.path}"},
-                             status=exc.status_code)
+        # exc.headers carries `Allow` on a 405, which HTTP requires there.
+        response = json_response({"error": f"{exc.detail}: {request.method} {request.url.path}"},
+                                 status=exc.status_code)
+        response.headers.update(exc.headers or {})
+        return response
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path": request.url.path})
@@ -128,26 +147,33 @@ def create_app(settings: settings_module.Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        loading = asyncio.create_task(state.load())
+        # Loaded already when the worker loaded before listening (server.ModelWorker); then this
+        # only follows the alias.
+        running = asyncio.create_task(state.run())
         log.info("worker started", extra={"model": settings.model_name, "uri": settings.model_uri})
         yield
-        loading.cancel()
+        running.cancel()
         await state.close()
         log.info("worker stopped", extra={"model": settings.model_name})
 
+    model = "/v2/models/{name}"
+    versioned = "/v2/models/{name}/versions/{version}"
     routes = [
         Route("/v2", server_metadata, methods=["GET"]),
+        Route("/v2/", server_metadata, methods=["GET"]),
         Route("/v2/health/live", live, methods=["GET"]),
         Route("/v2/health/ready", server_ready, methods=["GET"]),
-        Route("/v2/models/{name}", model_metadata, methods=["GET"]),
-        Route("/v2/models/{name}/ready", model_ready, methods=["GET"]),
-        Route("/v2/models/{name}/infer", infer, methods=["POST"]),
-        Route("/recommend/{user_id}", recommend, methods=["GET"]),
+        *(route for prefix in (model, versioned) for route in (
+            Route(prefix, model_metadata, methods=["GET"]),
+            Route(prefix + "/ready", model_ready, methods=["GET"]),
+            Route(prefix + "/infer", infer, methods=["POST"]),
+        )),
+        Route("/recommend/{customer_id}", recommend, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestMetrics, state=state)],
+        middleware=[Middleware(RequestMetrics, state=state), Middleware(ResponseHeaders, state=state)],
         exception_handlers={ClientError: client_error, HTTPException: http_error,
                             Exception: server_error},
         lifespan=lifespan,

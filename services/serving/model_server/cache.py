@@ -1,7 +1,8 @@
 """Cache-aside in Redis for top-K results.
 
-The key carries model name and version, so a canary, the stable version and a rolled-back one
-never read each other's entries, and a new version starts cold instead of serving stale lists.
+The key carries model name and version (and k and the customer id), so a canary, the stable
+version and a rolled-back one never read each other's entries, and a version swapped in by an
+alias move starts cold instead of serving the previous version's lists.
 Redis is an accelerator, never a dependency: any Redis failure reads as "unavailable", the caller
 answers from the model, and for CACHE_RETRY_SECONDS after a failure the cache is not even tried,
 so a dead or slow Redis costs each request nothing instead of a timeout.
@@ -12,6 +13,7 @@ import logging
 import time
 
 import numpy as np
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -38,18 +40,25 @@ def connect(host: str, port: int, tls: bool, auth_token: str | None, timeout: fl
     )
 
 
-def cache_key(model: str, version: str, k: int, user_id: int) -> str:
-    return f"reco:{model}:{version}:k{k}:u{user_id}"
+def cache_key(model: str, version: str, k: int, customer_id: str) -> str:
+    return f"reco:{model}:{version}:k{k}:c{customer_id}"
 
 
-def encode(item_ids: np.ndarray, scores: np.ndarray) -> bytes:
-    return item_ids.astype("<i8", copy=False).tobytes() + scores.astype("<f4", copy=False).tobytes()
+def encode(skus: np.ndarray, scores: np.ndarray, is_fallback: bool) -> bytes:
+    """One customer's top-K as JSON: SKUs are strings of any length, so no fixed-width packing."""
+    return orjson.dumps([skus.tolist(), scores.tolist(), bool(is_fallback)])
 
 
-def decode(value: bytes, k: int) -> tuple[np.ndarray, np.ndarray] | None:
-    if len(value) != 12 * k:  # written by another layout: treat as a miss, it gets overwritten
+def decode(value: bytes, k: int) -> tuple[list[str], list[float], bool] | None:
+    """The entry, or None for anything written by another layout (a miss; it gets overwritten)."""
+    try:
+        skus, scores, is_fallback = orjson.loads(value)
+    except (orjson.JSONDecodeError, TypeError, ValueError):
         return None
-    return np.frombuffer(value, "<i8", k, 0), np.frombuffer(value, "<f4", k, 8 * k)
+    if (not isinstance(skus, list) or not isinstance(scores, list) or len(skus) != k
+            or len(scores) != k or not isinstance(is_fallback, bool)):
+        return None
+    return skus, scores, is_fallback
 
 
 class RecommendationCache:
@@ -107,5 +116,5 @@ def fill_from_cache(values: list[bytes | None], k: int, out: Recommendation) -> 
         if decoded is None:
             missing.append(row)
         else:
-            out.item_ids[row], out.scores[row] = decoded
+            out.skus[row], out.scores[row], out.is_fallback[row] = decoded
     return missing

@@ -36,7 +36,10 @@ class RequestMetrics:
             await self.app(scope, receive, send_recording_status)
         finally:
             route = getattr(scope.get("route"), "path", UNMATCHED)
-            model, version = self.state.settings.model_name, self.state.version
+            # The version that answered (set by the route), not the one current at the end: an
+            # alias swap during the request must not relabel it.
+            version = scope.get("state", {}).get("model_version") or self.state.version
+            model = self.state.settings.model_name
             metrics.REQUESTS.labels(route, scope["method"], str(status), model, version).inc()
             metrics.REQUEST_DURATION.labels(route, model, version).observe(
                 time.perf_counter() - started

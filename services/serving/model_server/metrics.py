@@ -47,12 +47,26 @@ CACHE_REQUESTS = Counter(
     ["model", "version", "result"],
 )
 # livemax: a worker's 1 disappears with the worker (mark_process_dead), and several live workers
-# serving the same model still read as 1, not as the worker count.
+# serving the same model still read as 1, not as the worker count. A worker that swaps versions sets
+# the old version's series to 0 (a multiprocess file cannot drop a series).
 MODEL_INFO = Gauge(
     "model_server_model_info",
-    "1 for the model version this pod serves; source is local or mlflow.",
-    ["model", "version", "source"],
+    "1 for the model version this pod serves, 0 for one it served before; source is local or mlflow; "
+    "alias is the registry alias asked for, served_alias the one served (they differ when the "
+    "asked alias does not exist and MODEL_FALLBACK_ALIAS is served).",
+    ["model", "version", "source", "alias", "served_alias"],
     multiprocess_mode="livemax",
+)
+FALLBACKS = Counter(
+    "model_server_fallback_recommendations",
+    "Customers answered with the popularity ranking because the model never saw them in training.",
+    ["model", "version"],
+)
+MODEL_LOAD_FAILURES = Counter(
+    "model_server_model_load_failures",
+    "Failed loads of a new model version (registry, S3, ONNX Runtime or warm-up); the version "
+    "already served keeps serving. version is the one that failed (unknown if it was not resolved).",
+    ["model", "version"],
 )
 
 

@@ -1,6 +1,9 @@
 """Resolve `models:/<name>@<alias>` (or `models:/<name>/<version>`) through the MLflow registry's
 REST API and fetch the artifact from S3.
 
+An alias that does not exist (no challenger between releases) resolves to the fallback alias
+(MODEL_FALLBACK_ALIAS, champion by default), so the canary predictor then serves the champion.
+
 Two GETs and boto3 instead of the mlflow client: the image stays small, and the artifact store of
 the platform is S3 (MLFLOW_S3_ENDPOINT_URL points boto3 at another endpoint, as mlflow does).
 """
@@ -25,6 +28,8 @@ class RegistryModel:
     name: str
     version: str
     artifact_uri: str
+    alias: str = ""  # the alias MODEL_URI asks for ("" for a pinned version)
+    served_alias: str = ""  # the alias the version came from: the fallback when `alias` is missing
 
 
 def parse_models_uri(uri: str) -> tuple[str, str | None, str | None]:
@@ -41,36 +46,70 @@ def parse_models_uri(uri: str) -> tuple[str, str | None, str | None]:
     raise ModelLoadError(f"MODEL_URI {uri!r} is not models:/<name>@<alias> or models:/<name>/<version>")
 
 
-def _get(tracking_uri: str, path: str, params: dict[str, str]) -> dict:
-    url = f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/{path}?{urllib.parse.urlencode(params)}"
-    request = urllib.request.Request(url)
+class AliasNotFound(ModelLoadError):
+    """The registered model exists but has no such alias."""
+
+
+def _authorization(auth_dir: str) -> str | None:
+    # MLFLOW_AUTH_DIR is a mounted Secret (files `username`, `password`), read on every call so a
+    # rotated Secret is picked up without a restart; MLflow's basic-auth app checks the pair.
+    if auth_dir:
+        try:
+            user = (Path(auth_dir) / "username").read_text().strip()
+            password = (Path(auth_dir) / "password").read_text().strip()
+        except OSError as exc:
+            raise ModelLoadError(f"MLFLOW_AUTH_DIR {auth_dir}: cannot read username/password: {exc}") from exc
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
     # The same credentials the mlflow client reads, so the platform configures them once.
     if token := os.environ.get("MLFLOW_TRACKING_TOKEN"):
-        request.add_header("Authorization", f"Bearer {token}")
-    elif user := os.environ.get("MLFLOW_TRACKING_USERNAME"):
+        return f"Bearer {token}"
+    if user := os.environ.get("MLFLOW_TRACKING_USERNAME"):
         pair = f"{user}:{os.environ.get('MLFLOW_TRACKING_PASSWORD', '')}".encode()
-        request.add_header("Authorization", "Basic " + base64.b64encode(pair).decode())
+        return "Basic " + base64.b64encode(pair).decode()
+    return None
+
+
+def _get(tracking_uri: str, path: str, params: dict[str, str], auth_dir: str = "") -> dict:
+    url = f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/{path}?{urllib.parse.urlencode(params)}"
+    request = urllib.request.Request(url)
+    if authorization := _authorization(auth_dir):
+        request.add_header("Authorization", authorization)
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
             return json.load(response)
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:300].decode(errors="replace")
+        if path == "registered-models/alias" and "alias" in detail and "not found" in detail:
+            # MLflow answers a missing alias with 400 INVALID_PARAMETER_VALUE "... alias x not found."
+            raise AliasNotFound(f"registered model {params['name']!r} has no alias "
+                                f"{params['alias']!r}") from exc
         raise ModelLoadError(f"MLflow registry answered {exc.code} for {path}: {detail}") from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise ModelLoadError(f"MLflow registry at {tracking_uri} unreachable: {exc}") from exc
 
 
-def resolve(uri: str, tracking_uri: str) -> RegistryModel:
+def resolve(uri: str, tracking_uri: str, fallback_alias: str = "", auth_dir: str = "") -> RegistryModel:
+    """The version `uri` names now. One GET for an alias (two when it falls back), one for the
+    artifact location; ModelLoadError when the registry cannot answer or nothing matches."""
     if not tracking_uri.startswith(("http://", "https://")):
         raise ModelLoadError(f"MODEL_URI {uri!r} needs MLFLOW_TRACKING_URI to be an http(s) URL")
     name, version, alias = parse_models_uri(uri)
+    served_alias = alias
     if alias:
-        found = _get(tracking_uri, "registered-models/alias", {"name": name, "alias": alias})
+        try:
+            found = _get(tracking_uri, "registered-models/alias", {"name": name, "alias": alias}, auth_dir)
+        except AliasNotFound:
+            if not fallback_alias or fallback_alias == alias:
+                raise
+            served_alias = fallback_alias
+            found = _get(tracking_uri, "registered-models/alias",
+                         {"name": name, "alias": fallback_alias}, auth_dir)
         version = str(found["model_version"]["version"])
     download = _get(
-        tracking_uri, "model-versions/get-download-uri", {"name": name, "version": version}
+        tracking_uri, "model-versions/get-download-uri", {"name": name, "version": version}, auth_dir
     )
-    return RegistryModel(name=name, version=version, artifact_uri=download["artifact_uri"])
+    return RegistryModel(name=name, version=version, artifact_uri=download["artifact_uri"],
+                         alias=alias or "", served_alias=served_alias or "")
 
 
 def download(model: RegistryModel, into: Path) -> Path:

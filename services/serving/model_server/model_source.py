@@ -16,6 +16,8 @@ class ModelArtifact:
     path: Path
     version: str
     source: str  # "local" or "mlflow": the model_info metric's source label
+    alias: str = ""  # registry alias asked for ("" for a local file or a pinned version)
+    served_alias: str = ""  # alias the version came from (MODEL_FALLBACK_ALIAS when `alias` is missing)
 
 
 def _onnx_file(path: Path) -> Path:
@@ -59,10 +61,19 @@ def _fetch_once(model: mlflow_registry.RegistryModel, cache_dir: Path) -> Path:
     return target
 
 
-def resolve(model_uri: str, tracking_uri: str, cache_dir: str) -> ModelArtifact:
-    if model_uri.startswith("models:/"):
-        model = mlflow_registry.resolve(model_uri, tracking_uri)
-        local = _fetch_once(model, Path(cache_dir))
-        return ModelArtifact(path=_onnx_file(local), version=model.version, source="mlflow")
+def fetch(model: mlflow_registry.RegistryModel, cache_dir: str) -> ModelArtifact:
+    local = _fetch_once(model, Path(cache_dir))
+    return ModelArtifact(path=_onnx_file(local), version=model.version, source="mlflow",
+                         alias=model.alias, served_alias=model.served_alias)
+
+
+def is_registry_uri(model_uri: str) -> bool:
+    return model_uri.startswith("models:/")
+
+
+def resolve(model_uri: str, tracking_uri: str, cache_dir: str, fallback_alias: str = "",
+            auth_dir: str = "") -> ModelArtifact:
+    if is_registry_uri(model_uri):
+        return fetch(mlflow_registry.resolve(model_uri, tracking_uri, fallback_alias, auth_dir), cache_dir)
     path = _onnx_file(Path(model_uri.removeprefix("file://")))
     return ModelArtifact(path=path, version=_content_version(path), source="local")

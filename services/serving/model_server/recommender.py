@@ -1,9 +1,10 @@
-"""The ONNX recommender: user and item factors, scores, top-K, all inside one ONNX graph.
+"""The ONNX recommender: id mapping, factors, scores, top-K and popularity fallback in one graph.
 
-The graph's contract (tools/build_recsys_model.py builds one):
-  inputs   user_id INT64 [batch], k INT64 [1]
-  outputs  item_ids INT64 [batch, k], scores FLOAT [batch, k]
-  metadata num_users, num_items (user ids are 0 .. num_users-1)
+The graph's contract (the pipeline's `export` writes it; tools/build_recsys_model.py builds one):
+  inputs   customer_id STRING [batch] (the shop's ids), k INT64 [1]
+  outputs  skus STRING [batch, k], scores FLOAT [batch, k], is_fallback BOOL [batch]
+  metadata model_name, num_customers, num_items, trained_until
+A customer the model never saw is not an error: it gets the popularity ranking, is_fallback true.
 """
 from __future__ import annotations
 
@@ -16,13 +17,16 @@ import onnxruntime as ort
 
 from .errors import ModelLoadError
 
-INPUTS = {"user_id": "tensor(int64)", "k": "tensor(int64)"}
-OUTPUTS = ("item_ids", "scores")
+INPUTS = {"customer_id": "tensor(string)", "k": "tensor(int64)"}
+OUTPUTS = {"skus": "tensor(string)", "scores": "tensor(float)", "is_fallback": "tensor(bool)"}
+METADATA = ("model_name", "num_customers", "num_items", "trained_until")
+# An id no shop issues (the lake contract's ids are ^C[0-9]{9}$): the warm-up exercises the fallback.
+WARM_UP_CUSTOMER = "warm-up"
 
 
 def session_options(threads: int) -> ort.SessionOptions:
     options = ort.SessionOptions()
-    # Latency over throughput per call: a single user's top-K is a few hundred microseconds of
+    # Latency over throughput per call: a single customer's top-K is a few hundred microseconds of
     # work, and each worker process already owns its share of the pod's cores.
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -37,8 +41,9 @@ def session_options(threads: int) -> ort.SessionOptions:
 
 @dataclass
 class Recommendation:
-    item_ids: np.ndarray  # int64 [batch, k]
+    skus: np.ndarray  # object (str) [batch, k]
     scores: np.ndarray  # float32 [batch, k]
+    is_fallback: np.ndarray  # bool [batch]
 
 
 class Recommender:
@@ -51,42 +56,48 @@ class Recommender:
             raise ModelLoadError(f"ONNX Runtime cannot load {path}: {exc}") from exc
         self._check_signature()
         meta = self._session.get_modelmeta().custom_metadata_map
+        missing = [key for key in METADATA if key not in meta]
+        if missing:
+            raise ModelLoadError(f"model metadata lacks {missing}; has {sorted(meta)}")
         try:
-            self.num_users = int(meta["num_users"])
+            self.num_customers = int(meta["num_customers"])
             self.num_items = int(meta["num_items"])
-        except (KeyError, ValueError) as exc:
-            raise ModelLoadError(f"model metadata lacks num_users/num_items: {meta}") from exc
+        except ValueError as exc:
+            raise ModelLoadError(f"model metadata num_customers/num_items not integers: {meta}") from exc
+        if self.num_items < 1:
+            raise ModelLoadError(f"model metadata num_items is {self.num_items}; needs at least 1 item")
+        self.model_name = meta["model_name"]
+        self.trained_until = meta["trained_until"]
 
     def _check_signature(self) -> None:
         inputs = {i.name: i.type for i in self._session.get_inputs()}
-        outputs = [o.name for o in self._session.get_outputs()]
-        if inputs != INPUTS or sorted(outputs) != sorted(OUTPUTS):
+        outputs = {o.name: o.type for o in self._session.get_outputs()}
+        if inputs != INPUTS or outputs != OUTPUTS:
             raise ModelLoadError(
                 f"model signature is inputs {inputs} outputs {outputs}; "
-                f"expected inputs {INPUTS} outputs {list(OUTPUTS)}"
+                f"expected inputs {INPUTS} outputs {OUTPUTS}"
             )
 
-    def unknown_users(self, user_ids: np.ndarray) -> list[int]:
-        outside = (user_ids < 0) | (user_ids >= self.num_users)
-        return user_ids[outside].tolist()
-
-    def recommend(self, user_ids: np.ndarray, k: int) -> tuple[Recommendation, float]:
-        """Top-k for known users; returns the result and the seconds spent in ONNX Runtime."""
+    def recommend(self, customer_ids: np.ndarray, k: int) -> tuple[Recommendation, float]:
+        """Top-k SKUs per customer id (object array [batch]); the result and ONNX Runtime seconds."""
         started = time.perf_counter()
-        item_ids, scores = self._session.run(
-            list(OUTPUTS), {"user_id": user_ids, "k": np.array([k], dtype=np.int64)}
+        skus, scores, is_fallback = self._session.run(
+            list(OUTPUTS), {"customer_id": customer_ids, "k": np.array([k], dtype=np.int64)}
         )
         elapsed = time.perf_counter() - started
-        return Recommendation(item_ids=item_ids, scores=scores), elapsed
+        return Recommendation(skus=skus, scores=scores, is_fallback=is_fallback), elapsed
 
     def warm_up(self, k: int) -> None:
-        """One real call, so the first user does not pay for ORT's lazy allocations."""
+        """One real call, so the first customer does not pay for ORT's lazy allocations."""
         k = min(k, self.num_items)
-        result, _ = self.recommend(np.zeros(1, dtype=np.int64), k)
-        if result.item_ids.shape != (1, k) or result.scores.shape != (1, k):
+        result, _ = self.recommend(np.array([WARM_UP_CUSTOMER], dtype=object), k)
+        if result.skus.shape != (1, k) or result.scores.shape != (1, k) or result.is_fallback.shape != (1,):
             raise ModelLoadError(
-                f"warm-up returned shapes {result.item_ids.shape} and {result.scores.shape}, "
-                f"expected (1, {k})"
+                f"warm-up returned shapes {result.skus.shape}, {result.scores.shape} and "
+                f"{result.is_fallback.shape}, expected (1, {k}), (1, {k}) and (1,)"
             )
         if not np.isfinite(result.scores).all():
             raise ModelLoadError("warm-up returned non-finite scores")
+        if not result.is_fallback[0]:
+            raise ModelLoadError(f"warm-up id {WARM_UP_CUSTOMER!r} was not marked is_fallback; "
+                                 "the model must give unseen customers the popularity ranking")

@@ -1,8 +1,9 @@
 """Gunicorn master with uvicorn workers: one event loop per requested core, each with its model.
 
 Gunicorn rather than uvicorn's own supervisor for its hooks: child_exit lets the multiprocess
-metrics drop a dead worker's live gauges, and SIGTERM drains in-flight requests for up to
-GRACEFUL_TIMEOUT_SECONDS before the workers exit (Kubernetes sends SIGTERM, then SIGKILL).
+metrics drop a dead worker's live gauges, and SIGTERM drains (worker.ModelWorker: DRAIN_SECONDS of
+`Connection: close`, then in-flight requests finish within GRACEFUL_TIMEOUT_SECONDS) before the
+workers exit (Kubernetes sends SIGTERM, then SIGKILL).
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class ModelServer(BaseApplication):
         options = {
             "bind": [f"0.0.0.0:{s.port}"],
             "workers": s.workers,
-            "worker_class": "uvicorn_worker.UvicornWorker",
+            "worker_class": "model_server.worker.ModelWorker",
             # Models load inside each worker after fork: ONNX Runtime sessions do not survive fork.
             "preload_app": False,
             "graceful_timeout": s.graceful_timeout_seconds,

@@ -17,6 +17,9 @@ class Settings:
     model_cache_dir: str
     mlflow_tracking_uri: str
     model_load_retry_seconds: float
+    model_poll_seconds: float
+    model_fallback_alias: str
+    mlflow_auth_dir: str
     port: int
     workers: int
     ort_threads: int
@@ -32,6 +35,7 @@ class Settings:
     max_batch_size: int
     max_body_bytes: int
     graceful_timeout_seconds: int
+    drain_seconds: float
     log_level: str
     access_log: bool
 
@@ -75,6 +79,12 @@ def load(env: dict[str, str] | None = None) -> Settings:
         model_cache_dir=env.get("MODEL_CACHE_DIR", "/tmp/model-cache"),
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", ""),
         model_load_retry_seconds=float(env.get("MODEL_LOAD_RETRY_SECONDS", "10")),
+        # A rollback is an alias move; the 8-minute recovery target (seed) has to cover detection,
+        # the canary analysis and the move. 30 s plus a load of a few seconds keeps serving's part
+        # under a tenth of it, at one registry GET per worker per 30 s (100 workers: ~3 GET/s).
+        model_poll_seconds=float(env.get("MODEL_POLL_SECONDS", "30")),
+        model_fallback_alias=env.get("MODEL_FALLBACK_ALIAS", "champion"),
+        mlflow_auth_dir=env.get("MLFLOW_AUTH_DIR", ""),
         port=int(env.get("PREDICTIVE_UNIT_HTTP_SERVICE_PORT", "9000")),
         workers=workers,
         ort_threads=ort_threads,
@@ -90,6 +100,10 @@ def load(env: dict[str, str] | None = None) -> Settings:
         max_batch_size=int(env.get("MAX_BATCH_SIZE", "64")),
         max_body_bytes=int(env.get("MAX_BODY_BYTES", str(64 * 1024))),
         graceful_timeout_seconds=int(env.get("GRACEFUL_TIMEOUT_SECONDS", "20")),
+        # After SIGTERM a worker keeps serving this long, every response with `Connection: close`,
+        # so clients (and the Service, whose endpoint removal lags SIGTERM by a second or two)
+        # move their connections away before idle ones are closed. Below GRACEFUL_TIMEOUT_SECONDS.
+        drain_seconds=float(env.get("DRAIN_SECONDS", "3")),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         access_log=_flag(env.get("ACCESS_LOG", "false")),
     )

@@ -27,6 +27,7 @@ class ModelServer:
             "WORKERS": "2",
             "MODEL_NAME": "recsys",
             "MODEL_LOAD_RETRY_SECONDS": "0.2",
+            "DRAIN_SECONDS": "0.5",
             "PROMETHEUS_MULTIPROC_DIR": str(logdir / f"metrics-{self.port}"),
             "MODEL_CACHE_DIR": str(logdir / f"model-cache-{self.port}"),
             **env,
@@ -59,12 +60,15 @@ class ModelServer:
     def get(self, path: str, **kwargs) -> httpx.Response:
         return httpx.get(self.url + path, timeout=10, **kwargs)
 
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        return httpx.request(method, self.url + path, timeout=10, **kwargs)
+
     def post(self, path: str, **kwargs) -> httpx.Response:
         return httpx.post(self.url + path, timeout=10, **kwargs)
 
-    def infer(self, user_ids: list[int], k: int | None = None) -> httpx.Response:
-        body = {"inputs": [{"name": "user_id", "shape": [len(user_ids)], "datatype": "INT64",
-                            "data": user_ids}]}
+    def infer(self, customer_ids: list[str], k: int | None = None) -> httpx.Response:
+        body = {"inputs": [{"name": "customer_id", "shape": [len(customer_ids)], "datatype": "BYTES",
+                            "data": customer_ids}]}
         if k is not None:
             body["parameters"] = {"k": k}
         return self.post("/v2/models/recsys/infer", json=body)

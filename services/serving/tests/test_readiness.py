@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import shutil
 
+from tools.build_recsys_model import customer_id as C
+
 from .metrics_text import value
 from .processes import wait_until
-
 
 READINESS_PATHS = ("/v2/health/ready", "/v2/models/recsys/ready")
 
@@ -21,7 +22,7 @@ def assert_not_ready(server, reason: str) -> None:
         assert response.status_code == 400, response.text
         assert response.json()["ready"] is False
         assert reason in response.json()["reason"]
-    response = server.infer([1])
+    response = server.infer([C(1)])
     assert response.status_code == 503
     assert "model 'recsys' is not ready" in response.json()["error"]
     assert server.get("/v2/health/live").status_code == 200
@@ -38,8 +39,8 @@ def test_ready_only_after_the_model_arrives_and_is_warmed_up(tmp_path, model_pat
     target.parent.mkdir()
     shutil.copy(model_path, target)
     wait_until(server.is_ready, "readiness once the model arrived")
-    assert server.get("/v2/models/recsys/ready").json() == {"ready": True}
-    assert server.infer([1]).status_code == 200
+    assert server.get("/v2/models/recsys/ready").json() == {"name": "recsys", "ready": True}
+    assert server.infer([C(1)]).status_code == 200
     assert "model loaded and warmed up" in server.logs()
 
 
@@ -77,5 +78,7 @@ def test_directory_with_one_model_and_metadata(tmp_path, model_path, start_serve
     metadata = server.get("/v2/models/recsys").json()
     assert metadata["name"] == "recsys"
     assert metadata["versions"][0].startswith("sha256-")
-    assert [i["name"] for i in metadata["inputs"]] == ["user_id"]
-    assert {o["name"] for o in metadata["outputs"]} == {"item_ids", "scores"}
+    assert [(i["name"], i["datatype"]) for i in metadata["inputs"]] == [("customer_id", "BYTES")]
+    assert {(o["name"], o["datatype"]) for o in metadata["outputs"]} == {
+        ("skus", "BYTES"), ("scores", "FP32"), ("is_fallback", "BOOL")}
+    assert metadata["properties"]["num_customers"] == "500"

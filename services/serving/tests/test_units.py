@@ -50,13 +50,44 @@ def test_bad_models_uri(uri):
 
 
 def test_cache_value_round_trip_and_key():
-    items = np.array([5, 9, 2], dtype=np.int64)
+    skus = np.array(["SKU-00000005", "SKU-00000009", "SKU-00000002"], dtype=object)
     scores = np.array([0.9, 0.5, 0.1], dtype=np.float32)
-    decoded = cache.decode(cache.encode(items, scores), 3)
+    decoded = cache.decode(cache.encode(skus, scores, True), 3)
     assert decoded is not None
-    assert decoded[0].tolist() == items.tolist() and decoded[1].tolist() == scores.tolist()
-    assert cache.decode(cache.encode(items, scores), 4) is None
-    assert cache.cache_key("recsys", "7", 10, 42) == "reco:recsys:7:k10:u42"
+    assert decoded[0] == skus.tolist() and np.float32(decoded[1]).tolist() == scores.tolist()
+    assert decoded[2] is True
+    assert cache.decode(cache.encode(skus, scores, False), 4) is None  # another k: a miss
+    assert cache.decode(b"\x00" * 36, 3) is None  # the old packed layout: a miss
+    assert cache.cache_key("recsys", "7", 10, "C000001234") == "reco:recsys:7:k10:cC000001234"
+
+
+@pytest.mark.parametrize("loc,field", [
+    (("outputs", 0, "name"), "outputs[0].name"), (("id",), "id"),
+    (("inputs", 2, "shape", 1), "inputs[2].shape[1]"),
+])
+def test_field_names_in_errors(loc, field):
+    from model_server.protocol import _field
+
+    assert _field(loc) == field
+
+
+def test_poll_and_drain_defaults():
+    s = settings.load({})
+    assert (s.model_poll_seconds, s.model_fallback_alias, s.mlflow_auth_dir) == (30.0, "champion", "")
+    # The drain must end before gunicorn's graceful timeout kills the worker.
+    assert 0 < s.drain_seconds < s.graceful_timeout_seconds
+
+
+def test_basic_auth_from_a_mounted_secret(tmp_path):
+    import base64
+
+    (tmp_path / "username").write_text("serving\n")
+    (tmp_path / "password").write_text("s3cret\n")
+    header = mlflow_registry._authorization(str(tmp_path))
+    assert header == "Basic " + base64.b64encode(b"serving:s3cret").decode()
+    (tmp_path / "password").unlink()
+    with pytest.raises(ModelLoadError, match=f"MLFLOW_AUTH_DIR {tmp_path}: cannot read"):
+        mlflow_registry._authorization(str(tmp_path))
 
 
 def test_pod_is_ready_only_when_every_worker_is(tmp_path, monkeypatch):

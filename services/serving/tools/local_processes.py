@@ -8,7 +8,8 @@ from pathlib import Path
 
 import redis
 
-STARTUP_DEADLINE_SECONDS = 60
+# A deadline, not a timing: on a CI machine shared with other jobs a start can take minutes.
+STARTUP_DEADLINE_SECONDS = 180
 
 
 def free_port() -> int:
