@@ -189,3 +189,16 @@ def test_exporter_reads_what_the_rules_read_with_a_read_only_identity(stacks):
             "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"}
         association = one(resources, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "lake-monitoring-exporter")["inputs"]
         assert (association["namespace"], association["serviceAccount"]) == ("monitoring", release["values"]["serviceAccount"]["name"])
+
+
+def test_readme_day_cost_is_the_estimate_of_each_preview(stacks):
+    from tools.cost import lake_day, load_prices
+    text = (REPO / "README.md").read_text()
+    prices = load_prices()
+    for stack, resources in stacks.items():
+        lines = lake_day(resources, prices)
+        assert len(lines) == 5, stack
+        rows = [line for line in text.splitlines() if line.startswith(f"| {stack} | ") and " GiB | " in line]
+        assert len(rows) == 1, stack
+        assert rows[0].endswith(f"| ${sum(usd for _, _, usd in lines):.2f} |"), rows[0]
+        assert f"| {config(stack).ingest.events_per_day:,} |" in rows[0]
