@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from .iam_policy import policy_document
 from .kms import rotating_key
 from .private_access import cluster_only_security_group
 
@@ -33,6 +34,16 @@ class StreamingArgs:
     min_insync_replicas: int
     log_retention_days: int
     topics: list[Topic]
+    # Amazon Data Firehose reads lake topics over MSK multi-VPC private connectivity (IAM only).
+    firehose_private_access: bool = True
+
+
+def firehose_cluster_policy(cluster_arn: str) -> str:
+    """The cluster policy Firehose needs to create its managed VPC connection to a private
+    cluster (Firehose developer guide, "Grant Firehose access to your private Amazon MSK
+    cluster"); reading topics still takes the stream role's own kafka-cluster rights."""
+    return policy_document({"Effect": "Allow", "Principal": {"Service": ["firehose.amazonaws.com"]},
+                            "Action": ["kafka:CreateVpcConnection"], "Resource": cluster_arn})
 
 
 def server_properties(replication_factor: int, min_insync_replicas: int) -> str:
@@ -79,6 +90,10 @@ class Streaming(pulumi.ComponentResource):
                 "client_subnets": args.subnet_ids,
                 "security_groups": [group.id],
                 "storage_info": {"ebs_storage_info": {"volume_size": args.broker_volume_gib}},
+                # Multi-VPC private connectivity (PrivateLink), IAM clients only: no public access
+                # is ever turned on; Firehose connects through it.
+                **({"connectivity_info": {"vpc_connectivity": {"client_authentication": {"sasl": {"iam": True}}}}}
+                   if args.firehose_private_access else {}),
             },
             encryption_info={
                 "encryption_at_rest_kms_key_arn": key.arn,
@@ -110,6 +125,11 @@ class Streaming(pulumi.ComponentResource):
                 opts=child,
             )
 
+        if args.firehose_private_access:
+            aws.msk.ClusterPolicy(f"{name}-policy", cluster_arn=cluster.arn,
+                                  policy=cluster.arn.apply(firehose_cluster_policy), opts=child)
+
         self.cluster_arn = cluster.arn
+        self.cluster_name = cluster.cluster_name
         self.bootstrap_brokers = cluster.bootstrap_brokers_sasl_iam
         self.register_outputs({"cluster_arn": cluster.arn, "bootstrap_brokers": self.bootstrap_brokers})

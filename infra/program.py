@@ -7,6 +7,10 @@ from components.cache import Cache, CacheArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.data_lake import DataLake, DataLakeArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
+from components.kafka_producers import KafkaProducerRole, KafkaProducerRoleArgs, ServiceAccount
+from components.lake_catalog import LakeCatalog, LakeCatalogArgs, RawTable, TableColumn
+from components.lake_ingest import IngestStream, LakeIngest, LakeIngestArgs
+from components.lake_monitoring import LakeMonitoring, LakeMonitoringArgs
 from components.eks_managed_addons import NODE_LEVEL, WORKLOAD_LEVEL, EksManagedAddons, EksManagedAddonsArgs
 from components.github_oidc import GithubOidc, GithubOidcArgs
 from components.mlflow import NAMESPACE as MLFLOW_NAMESPACE
@@ -22,6 +26,7 @@ from components.streaming import Streaming, StreamingArgs, Topic
 
 from .config import PlatformConfig
 from .config.data_services import DatabaseConfig
+from .lake_contract import load_contract
 from .models import load_models_or_exit
 from .observability_rules import platform_rule_files
 from .tagging import register_tagging
@@ -217,6 +222,8 @@ def build_platform(cfg: PlatformConfig) -> None:
     ))
     pulumi.export("githubOidcProviderArn", github.provider_arn)
     pulumi.export("githubRoleArns", github.role_arns)
+    build_ingest(cfg, account_id, lake, streaming, cluster.name,
+                 pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, observability]))
 
     pulumi.export("environment", cfg.environment)
     pulumi.export("kafkaBootstrapBrokers", streaming.bootstrap_brokers)
@@ -247,6 +254,51 @@ def build_platform(cfg: PlatformConfig) -> None:
         ),
     # The PodMonitor CRD comes with kube-prometheus-stack: serve after it is installed.
     ), opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, cluster_addons, observability]))
+
+
+def build_ingest(cfg: PlatformConfig, account_id: str, lake: DataLake, streaming: Streaming,
+                 eks_cluster_name: pulumi.Input[str], k8s_opts: pulumi.ResourceOptions) -> None:
+    """Kafka -> raw zone (Firehose per lake contract), the Glue catalog and Athena, the producer
+    role and the exporter of lag and delivery health."""
+    name, ingest = cfg.stack_name, cfg.ingest
+    contracts = [load_contract(c) for c in ingest.contracts]
+    catalog = LakeCatalog("lake-catalog", LakeCatalogArgs(
+        name=name, account_id=account_id, region=cfg.region,
+        raw_bucket=lake.bucket_names["raw"], features_bucket=lake.bucket_names["features"],
+        raw_tables=[RawTable(c.name, c.prefix, [TableColumn(col.name, col.glue_type, col.description) for col in c.columns])
+                    for c in contracts],
+        features_prefix=ingest.features_prefix,
+        features_columns=[TableColumn(col.name, col.glue) for col in ingest.features_columns],
+        athena_bytes_scanned_cutoff_mib=ingest.athena_bytes_scanned_cutoff_mib,
+        athena_results_retention_days=ingest.athena_results_retention_days,
+        force_destroy=cfg.data_lake.force_destroy,
+        noncurrent_version_expiration_days=cfg.data_lake.noncurrent_version_expiration_days,
+        access_log_bucket=lake.access_log_bucket,
+    ))
+    firehose = LakeIngest("lake-ingest", LakeIngestArgs(
+        name=name, account_id=account_id, region=cfg.region,
+        cluster_arn=streaming.cluster_arn, raw_bucket_arn=lake.bucket_arns["raw"], lake_key_arn=lake.key_arn,
+        database_name=catalog.database_name,
+        streams=[IngestStream(c.name, c.topic, c.prefix, c.error_prefix, catalog.table_names[c.name]) for c in contracts],
+        buffering_size_mib=ingest.buffering_size_mib, buffering_interval_seconds=ingest.buffering_interval_seconds,
+        log_retention_days=ingest.log_retention_days,
+        events_per_day=ingest.events_per_day, bytes_per_event=ingest.bytes_per_event,
+    # Firehose checks its access to the cluster on creation: the cluster policy comes first.
+    ), opts=pulumi.ResourceOptions(depends_on=[streaming]))
+    producers = KafkaProducerRole("kafka-producers", KafkaProducerRoleArgs(
+        name=name, account_id=account_id, cluster_name=eks_cluster_name, msk_cluster_arn=streaming.cluster_arn,
+        topics=[c.topic for c in contracts],
+        principal_arns=ingest.producers.principal_arns,
+        service_accounts=[ServiceAccount(sa.namespace, sa.service_account) for sa in ingest.producers.service_accounts],
+    ))
+    LakeMonitoring("lake-monitoring", LakeMonitoringArgs(
+        region=cfg.region, namespace="monitoring", cluster_name=eks_cluster_name,
+        msk_cluster_name=streaming.cluster_name, delivery_stream_names=list(firehose.stream_names.values()),
+        k8s_opts=k8s_opts,
+    ))
+    pulumi.export("lakeDatabase", catalog.database_name)
+    pulumi.export("athenaWorkgroup", catalog.workgroup_name)
+    pulumi.export("clickstreamProducerRoleArn", producers.role_arn)
 
 
 def _secret(value) -> pulumi.Output[str] | None:

@@ -15,7 +15,7 @@ PIPELINE = "training pipeline (Airflow jobs push to the platform Pushgateway)"
 KSM = "kube-state-metrics (kube-prometheus-stack)"
 KUBELET = "kubelet/cAdvisor (kube-prometheus-stack)"
 DCGM = "NVIDIA dcgm-exporter"
-KAFKA = "kafka-exporter (danielqsj)"
+CLOUDWATCH = "prometheus-community CloudWatch exporter (CloudWatch AWS/Kafka and AWS/Firehose)"
 PROMETHEUS = "Prometheus itself (one series per scrape target)"
 
 # Executor requests that count against the availability SLO: REST answers 5xx; the gRPC
@@ -91,8 +91,18 @@ CONTRACT: tuple[Metric, ...] = (
            DCGM, "GPU framebuffer memory used, MiB"),
     Metric("DCGM_FI_DEV_FB_FREE", "gauge", ("gpu", "UUID", "Hostname", "modelName"),
            DCGM, "GPU framebuffer memory free, MiB"),
-    Metric("kafka_consumergroup_lag", "gauge", ("consumergroup", "topic", "partition"),
-           KAFKA, "messages a consumer group is behind, per partition"),
+    # CloudWatch through the exporter: names are namespace_metric_statistic, snake-cased;
+    # dimensions become labels (`Consumer Group` -> consumer_group). `job` and `instance` too.
+    Metric("aws_kafka_sum_offset_lag_maximum", "gauge", ("cluster_name", "consumer_group", "topic"),
+           CLOUDWATCH, "messages a consumer group is behind on a topic, summed over partitions (MSK SumOffsetLag)"),
+    Metric("aws_kafka_estimated_max_time_lag_maximum", "gauge", ("cluster_name", "consumer_group", "topic"),
+           CLOUDWATCH, "seconds a consumer group is behind on its most lagging partition (MSK EstimatedMaxTimeLag)"),
+    Metric("aws_firehose_delivery_to_s3_data_freshness_maximum", "gauge", ("delivery_stream_name",),
+           CLOUDWATCH, "age in seconds of the oldest record not yet delivered to S3"),
+    Metric("aws_firehose_delivery_to_s3_success_average", "gauge", ("delivery_stream_name",),
+           CLOUDWATCH, "share (0..1) of S3 puts that succeeded"),
+    Metric("aws_firehose_failed_conversion_records_sum", "gauge", ("delivery_stream_name",),
+           CLOUDWATCH, "records that failed Parquet conversion in the period (kept under the error prefix)"),
     Metric("up", "gauge", ("job", "instance", "namespace", "pod"),
            PROMETHEUS, "1 if the last scrape of the target succeeded"),
 )

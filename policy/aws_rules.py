@@ -39,6 +39,10 @@ ECR_REPOSITORY = "aws:ecr/repository:Repository"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+MSK_CLUSTER_POLICY = "aws:msk/clusterPolicy:ClusterPolicy"
+FIREHOSE = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
+ATHENA_WORKGROUP = "aws:athena/workgroup:Workgroup"
+GLUE_DATABASE = "aws:glue/catalogDatabase:CatalogDatabase"
 
 # Kubernetes minors in EKS standard support when this list was last checked (2026-11-28):
 # 1.34 until 2026-12-02, 1.35 until 2027-03-27 (infra/config/cluster.py keeps the same list;
@@ -61,6 +65,7 @@ TAGGABLE_TYPES = (
     REPLICATION_GROUP, "aws:elasticache/subnetGroup:SubnetGroup", MSK_CLUSTER,
     "aws:secretsmanager/secret:Secret", "aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup",
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "aws:eks/accessEntry:AccessEntry",
+    FIREHOSE, ATHENA_WORKGROUP, GLUE_DATABASE,
 )
 
 
@@ -368,6 +373,76 @@ def msk_iam_auth(props, ctx):
         yield "clientAuthentication.sasl.iam must be true"
     if is_true(get(props, "clientAuthentication.unauthenticated")):
         yield "clientAuthentication.unauthenticated must be false"
+
+
+@resource_rule("msk-no-public-access", "MSK brokers are never reachable from the internet (public access stays DISABLED).",
+               MANDATORY, [MSK_CLUSTER])
+def msk_no_public_access(props, ctx):
+    access = get(props, "brokerNodeGroupInfo.connectivityInfo.publicAccess.type", "DISABLED")
+    if access != "DISABLED":
+        yield f"brokerNodeGroupInfo.connectivityInfo.publicAccess.type must be DISABLED (got {access})"
+
+
+@resource_rule("msk-cluster-policy-not-public", "An MSK cluster policy names its principals: no `*`, no anonymous access.",
+               MANDATORY, [MSK_CLUSTER_POLICY])
+def msk_cluster_policy_not_public(props, ctx):
+    for i, statement in enumerate(policy_statements(get(props, "policy"))):
+        if statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        named = principal.get("AWS") if isinstance(principal, Mapping) else principal
+        if principal == "*" or "*" in as_strings(named):
+            yield f"policy.Statement[{i}] allows Principal `*`: name the accounts or services that may connect"
+
+
+# ---------------------------------------------------------------- Firehose, Glue, Athena (the lake's ingestion path)
+
+@resource_rule("firehose-msk-private", "Firehose reads MSK over private connectivity (PrivateLink), never the public endpoint.",
+               MANDATORY, [FIREHOSE])
+def firehose_msk_private(props, ctx):
+    source = get(props, "mskSourceConfiguration")
+    if source is None:
+        return
+    connectivity = get(source, "authenticationConfiguration.connectivity")
+    if connectivity != "PRIVATE":
+        yield f"mskSourceConfiguration.authenticationConfiguration.connectivity must be PRIVATE (got {connectivity})"
+
+
+@resource_rule("firehose-s3-encryption", "Firehose encrypts what it writes to S3 with a customer-managed KMS key.",
+               MANDATORY, [FIREHOSE])
+def firehose_s3_encryption(props, ctx):
+    for field in ("extendedS3Configuration", "s3Configuration"):
+        dest = get(props, field)
+        if dest is not None and not get(dest, "kmsKeyArn"):
+            yield f"{field}.kmsKeyArn must name a customer-managed KMS key"
+
+
+@resource_rule("firehose-errors-kept", "Firehose keeps failed records under an error prefix and logs delivery errors.",
+               MANDATORY, [FIREHOSE])
+def firehose_errors_kept(props, ctx):
+    dest = get(props, "extendedS3Configuration")
+    if dest is None:
+        return
+    if not get(dest, "errorOutputPrefix"):
+        yield "extendedS3Configuration.errorOutputPrefix must be set: failed records are kept, never dropped"
+    if not is_true(get(dest, "cloudwatchLoggingOptions.enabled")):
+        yield "extendedS3Configuration.cloudwatchLoggingOptions.enabled must be true"
+
+
+@resource_rule("athena-enforced-encryption", "Athena workgroups enforce their configuration and encrypt results with KMS.",
+               MANDATORY, [ATHENA_WORKGROUP])
+def athena_enforced_encryption(props, ctx):
+    if not is_true(get(props, "configuration.enforceWorkgroupConfiguration")):
+        yield "configuration.enforceWorkgroupConfiguration must be true: clients could otherwise write unencrypted results"
+    option = get(props, "configuration.resultConfiguration.encryptionConfiguration.encryptionOption")
+    if option not in ("SSE_KMS", "CSE_KMS"):
+        yield f"configuration.resultConfiguration.encryptionConfiguration.encryptionOption must be SSE_KMS or CSE_KMS (got {option})"
+
+
+@resource_rule("athena-scan-limit", "Athena workgroups cap the bytes one query may scan.", ADVISORY, [ATHENA_WORKGROUP])
+def athena_scan_limit(props, ctx):
+    if not get(props, "configuration.bytesScannedCutoffPerQuery"):
+        yield "configuration.bytesScannedCutoffPerQuery should be set: one unbounded query can scan the whole lake"
 
 
 # ---------------------------------------------------------------- security groups

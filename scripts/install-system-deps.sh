@@ -3,6 +3,7 @@
 #   redis-server            the serving image's cache tests run against a real Redis
 #   prometheus              ships promtool, which unit-tests every alert rule
 #   prometheus-alertmanager ships amtool, which checks the generated Alertmanager config
+#   jq                      jq 1.6 (Debian bookworm), the version Firehose runs partition queries with
 # Idempotent: does nothing when every tool is already on PATH.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ declare -A tool_package=(
   [promtool]=prometheus
   [amtool]=prometheus-alertmanager
   [node]=nodejs
+  [jq]=jq
 )
 
 missing=()

@@ -49,7 +49,7 @@ def test_valid_stacks_load():
      "stacks/Pulumi.dev.yaml: mlops:environment must be one of dev, staging, prod (got qa)"),
     ({"colour": "blue"},
      "stacks/Pulumi.dev.yaml: mlops:colour is not a known key (allowed: airflow, cache, cluster, dataLake, deadMansSwitchUrl, "
-     "delivery, environment, mlflow, name, network, observability, registry, serving, streaming, tags, ticketWebhookUrl)"),
+     "delivery, environment, ingest, mlflow, name, network, observability, registry, serving, streaming, tags, ticketWebhookUrl)"),
 ])
 def test_bad_values_name_file_key_value_and_what_is_allowed(overrides, expected):
     assert expected in errors(**overrides)
@@ -101,3 +101,40 @@ def test_preview_of_unparsable_stack_file_exits_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith(f"{stack_file}: line ") and "is not valid YAML" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"ingest": '{"contracts": ["nosuch"]}'},
+     "stacks/Pulumi.dev.yaml: mlops:ingest.contracts[0] must name a lake contract: no file contracts/nosuch.yaml (got nosuch)"),
+    ({"streaming": '{"topics": [{"name": "other", "partitions": 3, "retentionHours": 24}]}'},
+     "stacks/Pulumi.dev.yaml: mlops:ingest.contracts[0] must name a contract whose topic streaming.topics declares "
+     "(declared: other) (got clickstream, which reads clickstream.events)"),
+    ({"streaming": '{"brokerInstanceType": "kafka.t3.small"}'},
+     "stacks/Pulumi.dev.yaml: mlops:streaming.brokerInstanceType must not be a kafka.t3 type: Firehose reads MSK over "
+     "multi-VPC private connectivity, which t3 brokers lack (got kafka.t3.small)"),
+    # Firehose's bounds: Parquet conversion needs >= 64 MiB; 128 MiB is its maximum buffer.
+    ({"ingest": '{"bufferingSizeMib": 63}'},
+     "stacks/Pulumi.dev.yaml: mlops:ingest.bufferingSizeMib must be greater than or equal to 64 (got 63)"),
+    ({"ingest": '{"bufferingSizeMib": 129}'},
+     "stacks/Pulumi.dev.yaml: mlops:ingest.bufferingSizeMib must be less than or equal to 128 (got 129)"),
+    ({"ingest": '{"bufferingIntervalSeconds": 901}'},
+     "stacks/Pulumi.dev.yaml: mlops:ingest.bufferingIntervalSeconds must be less than or equal to 900 (got 901)"),
+    ({"ingest": '{"athenaBytesScannedCutoffMib": 9}'},  # Athena's smallest per-query limit is 10 MB
+     "stacks/Pulumi.dev.yaml: mlops:ingest.athenaBytesScannedCutoffMib must be greater than or equal to 10 (got 9)"),
+    ({"ingest": '{"producers": {"principalArns": [], "serviceAccounts": []}}'},
+     "stacks/Pulumi.dev.yaml: mlops:ingest.producers.serviceAccounts must name at least one service account when "
+     "principalArns is empty: the producer role needs someone to trust (got {\"principalArns\": [], \"serviceAccounts\": []})"),
+    ({"ingest": '{"producers": {"principalArns": ["arn:aws:iam::12:role/x"], "serviceAccounts": []}}'},
+     "stacks/Pulumi.dev.yaml: mlops:ingest.producers.principalArns must hold IAM role or user ARNs such as "
+     "arn:aws:iam::123456789012:role/shop-web (got 'arn:aws:iam::12:role/x')"),
+])
+def test_bad_ingest_values_name_the_key(overrides, expected):
+    assert errors(**overrides) == [expected]
+
+
+def test_ingest_edges_that_are_allowed():
+    raw = {**load_stack_config("dev"), "mlops:ingest": '{"bufferingSizeMib": 128, "bufferingIntervalSeconds": 60, '
+           '"athenaBytesScannedCutoffMib": 10, "producers": {"principalArns": ["arn:aws:iam::123456789012:role/shop-web"], '
+           '"serviceAccounts": []}}'}
+    ingest = load_platform_config(raw, SOURCE).ingest
+    assert (ingest.buffering_size_mib, ingest.buffering_interval_seconds, ingest.athena_bytes_scanned_cutoff_mib) == (128, 60, 10)

@@ -52,7 +52,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
         if typ == "random:index/randomPassword:RandomPassword":
             return {"result": f"mock-{name}-{'x' * 24}"}
         if typ == "aws:msk/cluster:Cluster":
-            return {"bootstrapBrokersSaslIam": f"b-1.{name}.kafka.{self.region}.amazonaws.com:9098"}
+            # MSK's ARN shape: topic and group ARNs are derived from it (components/kafka_access.py).
+            return {"bootstrapBrokersSaslIam": f"b-1.{name}.kafka.{self.region}.amazonaws.com:9098",
+                    "arn": f"arn:aws:kafka:{self.region}:{ACCOUNT_ID}:cluster/{inputs.get('clusterName', name)}/{name}-uuid"}
         if typ == "aws:elasticache/replicationGroup:ReplicationGroup":
             return {"primaryEndpointAddress": f"master.{name}.cache.amazonaws.com", "port": inputs.get("port", 6379)}
         if typ == "aws:rds/instance:Instance":

@@ -44,6 +44,22 @@ _COMMON: dict[str, Any] = {
     # The roles of .github/workflows: images from main, `pulumi up` and releases from GitHub
     # environments (prod's with required reviewers), never from a pull request.
     "delivery": {"repository": "xyz-shopsmart/mlops-platform", "imagesBranch": "main"},
+    "ingest": {
+        "contracts": ["clickstream"],
+        # Seed scale: 5 million users; assumed 10 events per user a day in prod (README, cost).
+        # 350 bytes: one JSON event of contracts/clickstream.yaml with every field set.
+        "bytesPerEvent": 350,
+        "featuresPrefix": "features",
+        # Placeholder schema of the pipeline's feature files until the pipeline publishes its own
+        # contract: the keys it joins on and the counts it derives from the clickstream.
+        "featuresColumns": [
+            {"name": "customer_id", "glue": "string"}, {"name": "sku", "glue": "string"},
+            {"name": "views_7d", "glue": "bigint"}, {"name": "add_to_cart_7d", "glue": "bigint"},
+            {"name": "purchases_30d", "glue": "bigint"}, {"name": "last_event_time", "glue": "timestamp"},
+        ],
+        # The in-cluster pattern by default; the web tier's own roles go in principalArns.
+        "producers": {"principalArns": [], "serviceAccounts": [{"namespace": "shop", "serviceAccount": "clickstream-producer"}]},
+    },
 }
 
 _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
@@ -61,12 +77,16 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         },
         "dataLake": {"noncurrentVersionExpirationDays": 7, "accessLogRetentionDays": 30, "forceDestroy": True},
         "registry": {"keepLastImages": 10},
-        "streaming": {"brokerInstanceType": "kafka.t3.small", "brokersPerAz": 1, "brokerVolumeGib": 50, "replicationFactor": 2, "minInsyncReplicas": 1, "logRetentionDays": 7},
+        # kafka.m7g.large, not t3.small: MSK's multi-VPC private connectivity, Firehose's private
+        # way in, is not available on t3.small brokers.
+        "streaming": {"brokerInstanceType": "kafka.m7g.large", "brokersPerAz": 1, "brokerVolumeGib": 50, "replicationFactor": 2, "minInsyncReplicas": 1, "logRetentionDays": 7},
         "cache": {"nodeType": "cache.t4g.small", "replicas": 0, "snapshotRetentionDays": 0},
         "mlflow": {"replicas": 1, "database": {"instanceClass": "db.t4g.small", "storageGib": 20, "maxStorageGib": 50, "backupRetentionDays": 1, "multiAz": False, "deletionProtection": False}},
         "airflow": {"schedulerReplicas": 1, "database": {"instanceClass": "db.t4g.small", "storageGib": 20, "maxStorageGib": 50, "backupRetentionDays": 1, "multiAz": False, "deletionProtection": False}},
         "serving": {"gatewayReplicas": 1},
         "observability": {"prometheusReplicas": 1, "prometheusStorageGib": 50, "alertmanagerReplicas": 1},
+        "ingest": {"bufferingSizeMib": 64, "bufferingIntervalSeconds": 900, "logRetentionDays": 7, "eventsPerDay": 50_000,
+                   "athenaBytesScannedCutoffMib": 1024, "athenaResultsRetentionDays": 7},
     },
     "staging": {
         "delivery": {"deployEnvironment": "staging", "releaseEnvironment": "staging-release"},
@@ -87,6 +107,8 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         "airflow": {"schedulerReplicas": 2, "database": {"instanceClass": "db.t4g.medium", "storageGib": 50, "maxStorageGib": 200, "backupRetentionDays": 7, "multiAz": True, "deletionProtection": False}},
         "serving": {"gatewayReplicas": 2},
         "observability": {"prometheusReplicas": 2, "prometheusStorageGib": 100, "alertmanagerReplicas": 3},
+        "ingest": {"bufferingSizeMib": 64, "bufferingIntervalSeconds": 300, "logRetentionDays": 30, "eventsPerDay": 500_000,
+                   "athenaBytesScannedCutoffMib": 10240, "athenaResultsRetentionDays": 30},
     },
     "prod": {
         "delivery": {"deployEnvironment": "prod", "releaseEnvironment": "prod-release"},
@@ -110,6 +132,9 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         "airflow": {"schedulerReplicas": 2, "database": {"instanceClass": "db.r7g.large", "storageGib": 100, "maxStorageGib": 1000, "backupRetentionDays": 30, "multiAz": True, "deletionProtection": True}},
         "serving": {"gatewayReplicas": 3},
         "observability": {"prometheusReplicas": 2, "prometheusRetentionDays": 90, "prometheusStorageGib": 500, "alertmanagerReplicas": 3},
+        # Larger Parquet files in prod: fewer objects for Athena to open per partition.
+        "ingest": {"bufferingSizeMib": 128, "bufferingIntervalSeconds": 300, "logRetentionDays": 365, "eventsPerDay": 50_000_000,
+                   "athenaBytesScannedCutoffMib": 51200, "athenaResultsRetentionDays": 30},
     },
 }
 

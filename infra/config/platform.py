@@ -8,6 +8,7 @@ from .base import FieldError, Section
 from .cluster import ClusterConfig
 from .data_services import CacheConfig, StreamingConfig
 from .delivery import DeliveryConfig
+from .ingest import IngestConfig
 from .ml_services import AirflowConfig, MlflowConfig
 from .network import NetworkConfig
 from .observability import ObservabilityConfig
@@ -44,6 +45,7 @@ class PlatformConfig(Section):
     serving: ServingConfig
     observability: ObservabilityConfig
     delivery: DeliveryConfig
+    ingest: IngestConfig
     # Secrets: top-level Pulumi secret config values (`pulumi config set --secret ...`).
     pagerduty_token: SecretStr | None = Field(default=None, description="PagerDuty API token (`pagerduty:token`); paging is off without it.")
     ticket_webhook_url: SecretStr | None = Field(default=None, description="Slack incoming-webhook URL for tickets.")
@@ -63,6 +65,22 @@ class PlatformConfig(Section):
         if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", v):
             raise ValueError("must be an AWS region code such as us-east-1")
         return v
+
+    @model_validator(mode="after")
+    def _lake_topics(self):
+        from ..lake_contract import ContractError, load_contract
+        declared = {t.name for t in self.streaming.topics}
+        for i, name in enumerate(self.ingest.contracts):
+            try:
+                contract = load_contract(name)
+            except ContractError as exc:
+                raise FieldError(f"ingest.contracts[{i}]", f"must name a lake contract: {exc} (got {name})") from None
+            if contract.topic not in declared:
+                raise FieldError(f"ingest.contracts[{i}]", f"must name a contract whose topic streaming.topics declares (declared: {', '.join(sorted(declared))}) (got {name}, which reads {contract.topic})")
+        # MSK offers multi-VPC private connectivity (Firehose's private way in) on m5/m7g brokers, not t3.
+        if self.streaming.broker_instance_type.startswith("kafka.t3."):
+            raise FieldError("streaming.brokerInstanceType", f"must not be a kafka.t3 type: Firehose reads MSK over multi-VPC private connectivity, which t3 brokers lack (got {self.streaming.broker_instance_type})")
+        return self
 
     @model_validator(mode="after")
     def _production_safety(self):

@@ -1,4 +1,4 @@
-"""Pipeline dashboard: training freshness, drift, registry versions, stream lag."""
+"""Pipeline dashboard: training freshness, drift, registry versions, stream lag and lake delivery."""
 
 from observability.dashboards._common import graph, listing, model_variable, new, single
 from observability.model_rules import TRAINING_MAX_AGE_DAYS
@@ -19,5 +19,10 @@ def build():
                                 f'mlops_model_version_info{{{_M},stage="production"}}'))
             .with_panel(listing("Model version in staging", f'mlops_model_version_info{{{_M},stage="staging"}}'))
             .with_panel(graph("Kafka consumer lag", "short", [(
-                "sum by (consumergroup, topic) (kafka_consumergroup_lag)", "{{consumergroup}} {{topic}}")],
-                [(10000.0, "red")], width=24)))
+                "max by (consumer_group, topic) (aws_kafka_sum_offset_lag_maximum)", "{{consumer_group}} {{topic}}")],
+                [(10000.0, "red")]))
+            .with_panel(graph("Kafka consumer time lag", "s", [(
+                "max by (consumer_group, topic) (aws_kafka_estimated_max_time_lag_maximum)", "{{consumer_group}} {{topic}}")]))
+            .with_panel(graph("Lake delivery freshness", "s", [(
+                "max by (delivery_stream_name) (aws_firehose_delivery_to_s3_data_freshness_maximum)",
+                "{{delivery_stream_name}}")], [(3600.0, "red")], width=24)))

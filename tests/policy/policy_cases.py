@@ -93,6 +93,29 @@ MSK = rec("aws:msk/cluster:Cluster", tagged({
                        "encryptionInTransit": {"clientBroker": "TLS", "inCluster": True}},
     "clientAuthentication": {"sasl": {"iam": True}, "unauthenticated": False},
 }), "streaming")
+MSK_PRIVATE = changed(MSK, brokerNodeGroupInfo__connectivityInfo={
+    "vpcConnectivity": {"clientAuthentication": {"sasl": {"iam": True}}}, "publicAccess": {"type": "DISABLED"}})
+MSK_POLICY = rec("aws:msk/clusterPolicy:ClusterPolicy", {"clusterArn": "arn:aws:kafka:us-east-1:1:cluster/k/u", "policy": json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": ["firehose.amazonaws.com"]},
+                                            "Action": ["kafka:CreateVpcConnection"], "Resource": "arn:aws:kafka:us-east-1:1:cluster/k/u"}]})},
+    "streaming-policy")
+
+# ---------------------------------------------------------------- Firehose, Athena (as the preview records them)
+FIREHOSE = rec("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", tagged({
+    "name": "xyz-mlops-prod-clickstream", "destination": "extended_s3",
+    "mskSourceConfiguration": {"mskClusterArn": "arn:aws:kafka:us-east-1:1:cluster/k/u", "topicName": "clickstream.events",
+                               "authenticationConfiguration": {"connectivity": "PRIVATE", "roleArn": "arn:role"}},
+    "extendedS3Configuration": {
+        "bucketArn": "arn:aws:s3:::raw", "roleArn": "arn:role", "kmsKeyArn": "arn:aws:kms:us-east-1:1:key/lake",
+        "prefix": "clickstream/dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/",
+        "errorOutputPrefix": "clickstream-errors/!{firehose:error-output-type}/",
+        "cloudwatchLoggingOptions": {"enabled": True, "logGroupName": "/x", "logStreamName": "DestinationDelivery"}},
+}), "lake-ingest-clickstream")
+WORKGROUP = rec("aws:athena/workgroup:Workgroup", tagged({
+    "name": "xyz-mlops-prod-lake", "configuration": {
+        "enforceWorkgroupConfiguration": True, "bytesScannedCutoffPerQuery": 53687091200,
+        "resultConfiguration": {"outputLocation": "s3://results/",
+                                "encryptionConfiguration": {"encryptionOption": "SSE_KMS", "kmsKeyArn": "arn:k"}}}}), "lake-catalog-workgroup")
 
 # ---------------------------------------------------------------- network, IAM
 SG = rec("aws:ec2/securityGroup:SecurityGroup", tagged({
@@ -233,6 +256,19 @@ CASES = {
     "msk-tls-only": ("prod", [MSK], [changed(MSK, encryptionInfo__encryptionInTransit__clientBroker="TLS_PLAINTEXT")]),
     "msk-encryption-at-rest": ("prod", [MSK], [changed(MSK, encryptionInfo__encryptionAtRestKmsKeyArn=None)]),
     "msk-iam-auth": ("prod", [MSK], [changed(MSK, clientAuthentication={"unauthenticated": True})]),
+    "msk-no-public-access": ("prod", [MSK, MSK_PRIVATE], [changed(MSK_PRIVATE, brokerNodeGroupInfo__connectivityInfo__publicAccess__type="SERVICE_PROVIDED_EIPS")]),
+    "msk-cluster-policy-not-public": ("prod", [MSK_POLICY], [
+        changed(MSK_POLICY, policy=doc({"Effect": "Allow", "Principal": "*", "Action": ["kafka:CreateVpcConnection"], "Resource": "c"})),
+        changed(MSK_POLICY, policy=doc({"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": ["kafka-cluster:*"], "Resource": "c"}))]),
+    # Firehose, Athena
+    "firehose-msk-private": ("prod", [FIREHOSE], [changed(FIREHOSE, mskSourceConfiguration__authenticationConfiguration__connectivity="PUBLIC")]),
+    "firehose-s3-encryption": ("prod", [FIREHOSE], [changed(FIREHOSE, extendedS3Configuration__kmsKeyArn=None)]),
+    "firehose-errors-kept": ("prod", [FIREHOSE], [changed(FIREHOSE, extendedS3Configuration__errorOutputPrefix=None),
+                                                  changed(FIREHOSE, extendedS3Configuration__cloudwatchLoggingOptions__enabled=False)]),
+    "athena-enforced-encryption": ("prod", [WORKGROUP], [
+        changed(WORKGROUP, configuration__enforceWorkgroupConfiguration=False),
+        changed(WORKGROUP, configuration__resultConfiguration__encryptionConfiguration__encryptionOption="SSE_S3")]),
+    "athena-scan-limit": ("prod", [WORKGROUP], [changed(WORKGROUP, configuration__bytesScannedCutoffPerQuery=None)]),
     # security groups: inline rules, the VPC rule resource and the legacy rule resource
     "sg-no-public-ingress": ("prod", [SG, SG_RULE, LEGACY_SG_RULE], [
         changed(SG, ingress=[{"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}]),

@@ -51,6 +51,14 @@ def test_each_violating_resource_of_a_multi_case_is_caught():
     assert {v.urn for v in violations_of("sg-no-public-ingress", violating, env)} == {r["urn"] for r in violating}
 
 
+@pytest.mark.parametrize("rule", ["msk-cluster-policy-not-public", "firehose-errors-kept", "athena-enforced-encryption"])
+def test_each_variant_of_a_lake_rule_is_caught_on_its_own(rule):
+    env, _, violating = CASES[rule]
+    assert len(violating) == 2
+    for record in violating:
+        assert len(violations_of(rule, [record], env)) == 1, record["inputs"]
+
+
 def test_environment_comes_from_config_else_the_environment_tag():
     public = dict(CLUSTER, inputs={**CLUSTER["inputs"], "vpcConfig": {**CLUSTER["inputs"]["vpcConfig"],
                   "endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}})
