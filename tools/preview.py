@@ -14,7 +14,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .stack_files import REPO_ROOT, StackFileError, load_stack_config
+from .stack_files import REPO_ROOT, StackFileError, available_stacks, load_stack_config
 
 DEFAULT_OUT = REPO_ROOT / "build" / "preview"
 
@@ -36,6 +36,14 @@ def preview_one(stack: str, out_root: Path, stack_file: Path | None) -> int:
         records = run_program(stack, config, warnings)
     except SystemExit as exc:
         return int(exc.code or 0)
+    # AWS's naming rules on the names the program declared: a name AWS refuses or that two
+    # resources (or two stacks) would share stops the preview like a bad stack value.
+    from .physical_names import check_names
+    bad_names = check_names(records, stack, config)
+    if bad_names:
+        source = stack_file or f"stacks/Pulumi.{stack}.yaml"
+        print("\n".join(f"{source}: {line}" for line in bad_names), file=sys.stderr)
+        return 2
     out_dir = out_root / stack
     write_preview(records, out_dir)
     summary = summarize(records)
@@ -73,10 +81,11 @@ def preview_many(stacks: list[str], out_root: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stacks", nargs="+")
+    parser.add_argument("stacks", nargs="*", help="default: every stacks/Pulumi.<stack>.yaml")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--stack-file", type=Path, help="use this file instead of stacks/Pulumi.<stack>.yaml")
     args = parser.parse_args(argv)
+    args.stacks = args.stacks or available_stacks()
     if len(args.stacks) == 1:
         return preview_one(args.stacks[0], args.out, args.stack_file)
     if args.stack_file:

@@ -5,6 +5,8 @@ from typing import Any
 
 import yaml
 
+from infra.config import strict_yaml
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACKS_DIR = REPO_ROOT / "stacks"
 
@@ -27,7 +29,9 @@ def load_stack_config(stack: str, path: Path | None = None) -> dict[str, str]:
     if not path.exists():
         raise StackFileError(f"{rel}: no such stack file (stacks: {', '.join(available_stacks())})")
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = strict_yaml.load(path.read_text()) or {}
+    except strict_yaml.DuplicateKeyError as exc:
+        raise StackFileError(f"{rel}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from .base import FieldError, Section
 from .cluster import ClusterConfig
+from .ec2_catalog import region_zones
 from .data_services import CacheConfig, StreamingConfig
 from .ml_services import AirflowConfig, MlflowConfig
 from .network import NetworkConfig
@@ -60,6 +61,8 @@ class PlatformConfig(Section):
     def _region(cls, v: str) -> str:
         if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", v):
             raise ValueError("must be an AWS region code such as us-east-1")
+        if not region_zones(v):
+            raise ValueError("must be a region in the EC2 zone data this platform knows (moto's snapshot; see infra/config/ec2_catalog.py)")
         return v
 
     @model_validator(mode="after")
@@ -85,13 +88,19 @@ class PlatformConfig(Section):
             raise FieldError("network.natGateways", f"must be perAz outside dev: one NAT is a single point of failure (got {self.network.nat_gateways})")
         return self
 
+    @model_validator(mode="after")
+    def _kafka_brokers(self):
+        # MSK puts brokersPerAz brokers in each zone; a topic cannot have more replicas than brokers.
+        brokers = self.network.az_count * self.streaming.brokers_per_az
+        if self.streaming.replication_factor > brokers:
+            raise FieldError("streaming.replicationFactor",
+                             f"must be <= the {brokers} MSK brokers (network.azCount {self.network.az_count} x "
+                             f"streaming.brokersPerAz {self.streaming.brokers_per_az}) (got {self.streaming.replication_factor})")
+        return self
+
     @property
     def paging_enabled(self) -> bool:
         return self.pagerduty_token is not None and bool(self.pagerduty_token.get_secret_value())
-
-    @property
-    def stack_name(self) -> str:
-        return f"{self.name}-{self.environment}"
 
     @property
     def resource_tags(self) -> dict[str, str]:
