@@ -106,3 +106,16 @@ def test_cost_is_priced_in_the_stacks_region_or_not_at_all(stacks):
     _, cost = review_records(stacks["dev"], "dev", "eu-west-1")
     assert isinstance(cost, NoPriceTable)
     assert str(cost).startswith("no price table for eu-west-1 (pricing/aws-eu-west-1.yaml)")
+
+
+def test_stack_files_pulumi_would_not_read_are_refused(tmp_path, monkeypatch):
+    import tools.stack_files as stack_files
+    from tools.preview import main
+    for name in ("Pulumi.dev.yaml", "Pulumi.qa.yml", "pulumi.perf.yaml", "README.md"):
+        (tmp_path / name).write_text("config: {}\n")
+    monkeypatch.setattr(stack_files, "STACKS_DIR", tmp_path)
+    assert stack_files.stray_stack_files() == [
+        "stacks/Pulumi.qa.yml: is not read: stack files are stacks/Pulumi.<stack>.yaml (got Pulumi.qa.yml)",
+        "stacks/pulumi.perf.yaml: is not read: stack files are stacks/Pulumi.<stack>.yaml (got pulumi.perf.yaml)"]
+    assert stack_files.available_stacks() == ["dev"]
+    assert main(["dev"]) == 2

@@ -163,3 +163,23 @@ def test_node_group_sizes_eks_accepts(stacks):
         for g in groups:
             scaling = g["inputs"]["scalingConfig"]
             assert scaling["maxSize"] >= 1 and scaling["minSize"] <= scaling["desiredSize"] <= scaling["maxSize"]
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"streaming": '{"brokerInstanceType": "kafka.m7g.huge"}'}, "mlops:streaming.brokerInstanceType must name an existing instance size (m7g.huge is not an EC2 instance type"),
+    ({"cache": '{"nodeType": "cache.banana"}'}, "mlops:cache.nodeType must name an existing instance size (banana is not an EC2 instance type)"),
+    ({"mlflow": '{"database": {"instanceClass": "db.r7g.banana"}}'}, "mlops:mlflow.database.instanceClass must name an existing instance size (r7g.banana"),
+    ({"airflow": '{"database": {"instanceClass": "r7g.large"}}'}, "mlops:airflow.database.instanceClass must start with db."),
+])
+def test_managed_service_node_types_that_do_not_exist(overrides, expected):
+    lines = errors("dev", **overrides)
+    assert len(lines) == 1 and lines[0].startswith(f"{SOURCE}: {expected}"), lines
+
+
+def test_instance_types_must_be_offered_in_the_region():
+    raw = {**load_stack_config("dev"), "aws:region": "us-west-1", "mlops:network": '{"azCount": 2}'}
+    with pytest.raises(ConfigError) as exc:
+        load_platform_config(raw, SOURCE)
+    assert exc.value.lines == [f"{SOURCE}: mlops:cluster.gpu.instanceTypes must be offered by EC2 in us-west-1 (got g5.xlarge, g6.xlarge)"]
+    raw["aws:region"] = "us-west-2"
+    assert load_platform_config(raw, SOURCE).network.az_count == 2

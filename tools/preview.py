@@ -1,11 +1,13 @@
 """Offline preview of one or more stacks: the real program under Pulumi's mock runtime.
 
-    python -m tools.preview dev staging prod      # what `make preview` runs
+    python -m tools.preview                        # every stacks/Pulumi.<stack>.yaml (what `make preview` runs)
+    python -m tools.preview dev staging            # those stacks
     python -m tools.preview --stack-file F dev     # preview a stack file kept elsewhere
 
 Writes build/preview/<stack>/{resources.json,summary.json,review.json,k8s/*.yaml}. Exit 2 on a bad
-stack config (the program prints one line per problem), 3 on a mandatory policy violation, 1 on
-any other failure."""
+stack config or model file (the program prints one line per problem) or a physical name AWS would
+refuse or that collides (tools/physical_names.py), 3 on a mandatory policy violation, 1 on any
+other failure."""
 import argparse
 import json
 import os
@@ -14,7 +16,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .stack_files import REPO_ROOT, StackFileError, available_stacks, load_stack_config
+from .stack_files import REPO_ROOT, StackFileError, available_stacks, load_stack_config, stray_stack_files
 
 DEFAULT_OUT = REPO_ROOT / "build" / "preview"
 
@@ -85,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--stack-file", type=Path, help="use this file instead of stacks/Pulumi.<stack>.yaml")
     args = parser.parse_args(argv)
+    stray = [] if args.stack_file else stray_stack_files()
+    if stray:
+        print("\n".join(stray), file=sys.stderr)
+        return 2
     args.stacks = args.stacks or available_stacks()
     if len(args.stacks) == 1:
         return preview_one(args.stacks[0], args.out, args.stack_file)

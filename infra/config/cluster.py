@@ -36,7 +36,7 @@ GPU_INSTANCE_FAMILIES = ("g5", "g6", "g6e")
 
 
 class NodeGroupConfig(Section):
-    instance_types: list[str] = Field(min_length=1, description="EC2 instance types, first is preferred.")
+    instance_types: list[str] = Field(min_length=1, description="EC2 instance types that exist (moto's EC2 snapshot), x86_64 (the AMIs are x86_64), first is preferred.")
     min_size: int = Field(ge=0, description="Floor of the autoscaled group.")
     desired_size: int = Field(ge=0, description="Size at creation; the cluster autoscaler owns it afterwards.")
     # EKS's UpdateNodegroupConfig/CreateNodegroup refuse maxSize 0 (scalingConfig.maxSize >= 1):

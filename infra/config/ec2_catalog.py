@@ -102,6 +102,29 @@ def region_zone_ids(region: str) -> tuple[str, ...]:
     return tuple(sorted({o["Location"] for o in offerings}))
 
 
+@cache
+def offered_in(region: str) -> frozenset[str]:
+    """Instance types EC2 offers in the region (DescribeInstanceTypeOfferings, location type region)."""
+    try:
+        return frozenset(o["InstanceType"] for o in _load(f"instance_type_offerings/region/{region}.json.gz"))
+    except FileNotFoundError:
+        return frozenset()
+
+
+def managed_type_problem(value: str, prefix: str) -> str | None:
+    """RDS (db.), ElastiCache (cache.) and MSK (kafka.) node types run on an EC2 type of the same
+    name; no package ships those services' own type lists, so the EC2 type behind one must at least
+    exist (db.r7g.banana, kafka.m7g.huge are refused). Returns the problem, or None."""
+    if not value.startswith(prefix):
+        return f"must start with {prefix}"
+    base = value[len(prefix):]
+    if base not in instance_types():
+        near = close_matches(base)
+        shown = ", ".join(n if n == "..." else prefix + n for n in near)
+        return f"must name an existing instance size ({base} is not an EC2 instance type{'; like: ' + shown if near else ''})"
+    return None
+
+
 def close_matches(name: str, limit: int = 3) -> list[str]:
     """Existing types of the same family, to suggest in an error (g5.3xlarge -> g5.2xlarge, g5.4xlarge)."""
     family = name.split(".")[0]

@@ -6,7 +6,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from .base import FieldError, Section
 from .cluster import ClusterConfig
-from .ec2_catalog import region_zones
+from .ec2_catalog import offered_in, region_zones
 from .data_services import CacheConfig, StreamingConfig
 from .ml_services import AirflowConfig, MlflowConfig
 from .network import NetworkConfig
@@ -30,8 +30,8 @@ class ServingConfig(Section):
 
 class PlatformConfig(Section):
     environment: Environment = Field(description="Which defaults and safety rules apply.")
-    region: str = Field(description="AWS region (Pulumi's own `aws:region`).")
-    name: str = Field(description="Prefix of every physical name; also the `project` tag.")
+    region: str = Field(description="AWS region (Pulumi's own `aws:region`); one EC2 knows (zones from moto's snapshot). Costs are priced from `pricing/aws-<region>.yaml`.")
+    name: str = Field(description="Prefix of every physical name, followed by the stack name (`<name>-<stack>-...`); also the `project` tag.")
     tags: TagsConfig
     network: NetworkConfig
     cluster: ClusterConfig
@@ -86,6 +86,20 @@ class PlatformConfig(Section):
             raise FieldError("streaming.replicationFactor", f"must be 3 with minInsyncReplicas 2 outside dev (got {self.streaming.replication_factor}/{self.streaming.min_insync_replicas})")
         if self.network.nat_gateways != "perAz":
             raise FieldError("network.natGateways", f"must be perAz outside dev: one NAT is a single point of failure (got {self.network.nat_gateways})")
+        return self
+
+    @model_validator(mode="after")
+    def _offered_in_region(self):
+        # The program checks the zones the account really sees again (infra/program.py).
+        zones = region_zones(self.region)
+        if self.network.az_count > len(zones):
+            raise FieldError("network.azCount", f"must be <= {len(zones)}, the availability zones of {self.region} "
+                                                f"({', '.join(zones)}) (got {self.network.az_count})")
+        offered = offered_in(self.region)
+        for role in ("system", "gpu"):
+            missing = [t for t in getattr(self.cluster, role).instance_types if t not in offered]
+            if missing:
+                raise FieldError(f"cluster.{role}.instanceTypes", f"must be offered by EC2 in {self.region} (got {', '.join(missing)})")
         return self
 
     @model_validator(mode="after")
