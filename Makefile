@@ -5,7 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 # uv resolves and installs the pinned set in seconds; pinned so every machine resolves alike.
 UV_VERSION := 0.13.8
-STACKS := dev staging prod
+# Every stacks/Pulumi.<stack>.yaml: a new stack file is previewed, checked and diffed with no edit here.
+STACKS := $(patsubst stacks/Pulumi.%.yaml,%,$(sort $(wildcard stacks/Pulumi.*.yaml)))
 STACK ?=
 BASE ?=
 

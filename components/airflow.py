@@ -13,7 +13,7 @@ from .iam_policy import allow, output_policy
 from .node_placement import SYSTEM_NODES
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from .postgres import PostgresDatabase, PostgresDatabaseArgs
-from .secure_bucket import service_bucket
+from .secure_bucket import global_bucket_name, service_bucket
 
 AIRFLOW_CHART = ChartPin("airflow", "1.18.0", "https://airflow.apache.org")
 NAMESPACE = "airflow"
@@ -53,7 +53,7 @@ class Airflow(pulumi.ComponentResource):
 
         logs, key = service_bucket(
             f"{name}-logs",
-            bucket_name=f"{args.name}-airflow-logs-{args.account_id}-{args.region}",
+            bucket_name=global_bucket_name(args.name, "airflow-logs", args.account_id, args.region),
             key_alias=f"{args.name}-airflow-logs",
             purpose=f"Airflow task logs of {args.name}",
             force_destroy=args.force_destroy,

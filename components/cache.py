@@ -21,6 +21,9 @@ class CacheArgs:
     node_type: str
     replicas: int
     snapshot_retention_days: int
+    # Days Secrets Manager keeps a deleted secret (and its name) recoverable: 7-30, or 0 to delete
+    # at once so a disposable stack's `destroy` then `up` can create the same name again.
+    secret_recovery_window_days: int = 30
 
 
 class Cache(pulumi.ComponentResource):
@@ -44,6 +47,7 @@ class Cache(pulumi.ComponentResource):
             name=f"{args.name}/cache/auth-token",
             description="AUTH token of the serving cache",
             kms_key_id=key.arn,
+            recovery_window_in_days=args.secret_recovery_window_days,
             opts=child,
         )
         aws.secretsmanager.SecretVersion(f"{name}-auth-token", secret_id=secret.id, secret_string=token.result, opts=child)

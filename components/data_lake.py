@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import pulumi
 
 from .kms import rotating_key
-from .secure_bucket import SecureBucket, SecureBucketArgs
+from .secure_bucket import SecureBucket, SecureBucketArgs, global_bucket_name
 
 ZONES = ("raw", "curated", "features")
 
@@ -30,9 +30,8 @@ class DataLake(pulumi.ComponentResource):
         super().__init__("mlops:data:DataLake", name, None, opts)
         key = rotating_key(f"{name}-key", f"Data lake of {args.name}", f"{args.name}-lake", self)
 
-        # Bucket names are global: account and region make them unique and predictable.
         def bucket_name(zone: str) -> str:
-            return f"{args.name}-{zone}-{args.account_id}-{args.region}"
+            return global_bucket_name(args.name, zone, args.account_id, args.region)
 
         access_logs = SecureBucket(
             f"{name}-access-logs",

@@ -9,7 +9,7 @@ from .k8s_defaults import RESTRICTED_CONTAINER, namespace_scope, restricted_pod,
 from .node_placement import SYSTEM_NODES
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from .postgres import PostgresDatabase, PostgresDatabaseArgs
-from .secure_bucket import service_bucket
+from .secure_bucket import global_bucket_name, service_bucket
 
 NAMESPACE = "mlflow"
 PORT = 5000
@@ -44,7 +44,7 @@ class MlflowTracking(pulumi.ComponentResource):
 
         bucket, key = service_bucket(
             f"{name}-artifacts",
-            bucket_name=f"{args.name}-mlflow-{args.account_id}-{args.region}",
+            bucket_name=global_bucket_name(args.name, "mlflow", args.account_id, args.region),
             key_alias=f"{args.name}-mlflow",
             purpose=f"MLflow artifacts of {args.name}",
             force_destroy=args.force_destroy,

@@ -317,6 +317,4 @@ def _scrape(port: str, path: str, container: str) -> dict:
 
 
 def _alert_route(model: ModelSpec) -> str:
-    if model.alerting.pagerduty_service:
-        return f"pagerduty:{model.alerting.pagerduty_service}"
-    return f"team:{model.alerting.team}"
+    return f"team:{model.alert_team}"

@@ -26,6 +26,9 @@ class PostgresDatabaseArgs:
     backup_retention_days: int
     multi_az: bool
     deletion_protection: bool
+    # Days Secrets Manager keeps a deleted secret (and its name) recoverable: 7-30, or 0 to delete
+    # at once so a disposable stack's `destroy` then `up` can create the same name again.
+    secret_recovery_window_days: int = 30
 
 
 class PostgresDatabase(pulumi.ComponentResource):
@@ -36,7 +39,8 @@ class PostgresDatabase(pulumi.ComponentResource):
     def __init__(self, name: str, args: PostgresDatabaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:data:PostgresDatabase", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        key = rotating_key(f"{name}-key", f"Database {args.name}", args.name, self)
+        # `-db`: the service beside the database (MLflow, Airflow) has a key aliased by its own name.
+        key = rotating_key(f"{name}-key", f"Database {args.name}", f"{args.name}-db", self)
         group = cluster_only_security_group(f"{name}-sg", f"PostgreSQL {args.name}", args.vpc_id,
                                             args.cluster_security_group_id, [PORT], self)
         subnets = aws.rds.SubnetGroup(f"{name}-subnets", name=args.name, subnet_ids=args.subnet_ids, opts=child)
@@ -57,6 +61,7 @@ class PostgresDatabase(pulumi.ComponentResource):
             name=f"{args.name}/credentials",
             description=f"Master credentials of {args.name}",
             kms_key_id=key.arn,
+            recovery_window_in_days=args.secret_recovery_window_days,
             opts=child,
         )
 

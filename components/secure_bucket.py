@@ -103,6 +103,25 @@ class SecureBucket(pulumi.ComponentResource):
 
 
 
+# S3 bucket names: 3-63 characters, global across every AWS account.
+S3_BUCKET_NAME_MAX = 63
+_DIRECTIONS = {"north": "n", "south": "s", "east": "e", "west": "w", "central": "c", "northeast": "ne",
+               "southeast": "se", "northwest": "nw", "southwest": "sw", "gov": "g", "iso": "i"}
+
+
+def global_bucket_name(prefix: str, purpose: str, account_id: str, region: str) -> str:
+    """`<prefix>-<purpose>-<account>-<region>`: account and region make it unique and predictable.
+    When that passes S3's 63 characters the region is written as AWS's own short code (the prefix
+    of its zone IDs: us-east-1 -> use1, ap-southeast-2 -> apse2), so the name stays readable and
+    deterministic; a name still too long is left for the preview's name check to refuse."""
+    full = f"{prefix}-{purpose}-{account_id}-{region}"
+    if len(full) <= S3_BUCKET_NAME_MAX:
+        return full
+    area, *middle, number = region.split("-")
+    short = area + "".join(_DIRECTIONS.get(part, part[:1]) for part in middle) + number
+    return f"{prefix}-{purpose}-{account_id}-{short}"
+
+
 def service_bucket(name: str, *, bucket_name: str, key_alias: str, purpose: str, force_destroy: bool,
                    noncurrent_version_expiration_days: int, access_log_bucket: pulumi.Input[str],
                    parent: pulumi.Resource) -> tuple[SecureBucket, aws.kms.Key]:

@@ -25,7 +25,12 @@ def main() -> None:
         # One line per problem and nothing declared: a bad stack file never half-applies.
         print("\n".join(exc.lines), file=sys.stderr)
         sys.exit(2)
-    build_platform(cfg)
+    try:
+        build_platform(cfg)
+    except ConfigError as exc:
+        # Facts only the running program sees (the region's zones): same one-line form, exit 2.
+        print("\n".join(f"{source}: {line}" for line in exc.lines), file=sys.stderr)
+        sys.exit(2)
 
 
 main()

@@ -24,10 +24,12 @@ from components.postgres import PostgresDatabaseArgs
 from components.registry import ContainerRegistry, ContainerRegistryArgs
 from components.streaming import Streaming, StreamingArgs, Topic
 
-from .config import PlatformConfig
+from .config import ConfigError, PlatformConfig
+from .config.cluster import AMI_TYPES
 from .config.data_services import DatabaseConfig
 from .lake_contract import load_contract
 from .models import load_models_or_exit
+from .models.fit import fit_or_exit
 from .observability_rules import platform_rule_files
 from .tagging import register_tagging
 
@@ -36,11 +38,21 @@ def build_platform(cfg: PlatformConfig) -> None:
     # Every model file is validated before the first resource is declared: a bad file
     # stops the run whole, it never half-applies.
     models = load_models_or_exit(cfg.registry.repositories)
+    fit_or_exit(models, cfg.environment, cfg.cluster.system.instance_types)
     register_tagging(cfg.resource_tags)
-    name = cfg.stack_name
+    # The Pulumi stack, not the environment, names everything: a stacks/Pulumi.qa.yaml copied
+    # from staging (environment: staging) gets its own buckets, cluster and databases.
+    name = f"{cfg.name}-{pulumi.get_stack()}"
     high_availability = cfg.environment != "dev"
+    # A disposable stack (forceDestroy, dev only) frees its secrets' names on destroy; the others
+    # keep a deleted secret recoverable for Secrets Manager's maximum of 30 days.
+    secret_recovery_window_days = 0 if cfg.data_lake.force_destroy else 30
     account_id = aws.get_caller_identity().account_id
-    zones = sorted(aws.get_availability_zones(state="available").names)[: cfg.network.az_count]
+    available = sorted(aws.get_availability_zones(state="available").names)
+    if len(available) < cfg.network.az_count:
+        raise ConfigError([f"mlops:network.azCount must be <= {len(available)}, the availability zones of "
+                           f"{cfg.region} ({', '.join(available)}) (got {cfg.network.az_count})"])
+    zones = available[: cfg.network.az_count]
 
     network = Network("network", NetworkArgs(
         name=name,
@@ -73,10 +85,10 @@ def build_platform(cfg: PlatformConfig) -> None:
         name=name,
         subnet_ids=network.private_subnet_ids,
         groups=[
-            NodeGroupSpec(role="system", ami_type="AL2023_x86_64_STANDARD", instance_types=system.instance_types,
+            NodeGroupSpec(role="system", ami_type=AMI_TYPES["system"], instance_types=system.instance_types,
                           capacity_type=system.capacity_type, min_size=system.min_size, desired_size=system.desired_size,
                           max_size=system.max_size, disk_size_gib=system.disk_size_gib),
-            NodeGroupSpec(role="gpu", ami_type="AL2023_x86_64_NVIDIA", instance_types=gpu.instance_types,
+            NodeGroupSpec(role="gpu", ami_type=AMI_TYPES["gpu"], instance_types=gpu.instance_types,
                           capacity_type=gpu.capacity_type, min_size=gpu.min_size, desired_size=gpu.desired_size,
                           max_size=gpu.max_size, disk_size_gib=gpu.disk_size_gib,
                           labels=GPU_NODE_LABELS, taints=[GPU_TAINT]),
@@ -135,6 +147,7 @@ def build_platform(cfg: PlatformConfig) -> None:
         node_type=cfg.cache.node_type,
         replicas=cfg.cache.replicas,
         snapshot_retention_days=cfg.cache.snapshot_retention_days,
+        secret_recovery_window_days=secret_recovery_window_days,
         **data_plane,
     ))
 
@@ -143,7 +156,8 @@ def build_platform(cfg: PlatformConfig) -> None:
             name=f"{name}-{service}", database=service, username=f"{service}_admin",
             instance_class=db.instance_class, storage_gib=db.storage_gib, max_storage_gib=db.max_storage_gib,
             backup_retention_days=db.backup_retention_days, multi_az=db.multi_az,
-            deletion_protection=db.deletion_protection, **data_plane,
+            deletion_protection=db.deletion_protection, secret_recovery_window_days=secret_recovery_window_days,
+            **data_plane,
         )
 
     mlflow = MlflowTracking("mlflow", MlflowTrackingArgs(
@@ -196,7 +210,7 @@ def build_platform(cfg: PlatformConfig) -> None:
         ticket_webhook_url=_secret(cfg.ticket_webhook_url),
         dead_mans_switch_url=_secret(cfg.dead_mans_switch_url),
         platform_rules=platform_rule_files(),
-        models=[ModelAlerting(m.name, m.name, m.alerting.team or m.team, m.slo.availability, m.slo.p99_latency_ms / 1000)
+        models=[ModelAlerting(m.name, m.name, m.alert_team, m.slo.availability, m.slo.p99_latency_ms / 1000)
                 for m in models],
         k8s_opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, cluster_addons]),
     ))

@@ -22,8 +22,11 @@ def test_valid_stacks_load():
 
 
 @pytest.mark.parametrize("overrides, expected", [
-    ({"cluster": '{"gpu": {"minSize": 1, "maxSize": 0}}'},
-     "stacks/Pulumi.dev.yaml: mlops:cluster.gpu.maxSize must be >= minSize (got 0 < 1)"),
+    ({"cluster": '{"gpu": {"minSize": 2, "maxSize": 1}}'},
+     "stacks/Pulumi.dev.yaml: mlops:cluster.gpu.maxSize must be >= minSize (got 1 < 2)"),
+    # EKS refuses scalingConfig.maxSize 0 (CreateNodegroup: maxSize >= 1).
+    ({"cluster": '{"gpu": {"minSize": 0, "desiredSize": 0, "maxSize": 0}}'},
+     "stacks/Pulumi.dev.yaml: mlops:cluster.gpu.maxSize must be greater than or equal to 1 (got 0)"),
     ({"cluster": '{"gpu": {"desiredSize": 5}}'},
      "stacks/Pulumi.dev.yaml: mlops:cluster.gpu.desiredSize must be between minSize and maxSize (got 5, allowed 0..1)"),
     ({"cluster": '{"gpu": {"instanceTypes": ["m6i.large"]}}'},
@@ -89,7 +92,7 @@ def test_preview_of_bad_stack_file_exits_2_with_one_line_and_declares_nothing(tm
     stack_file.write_text(yaml.safe_dump(doc))
     result = run_preview(tmp_path / "out", "dev", stack_file=stack_file)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"{stack_file}: mlops:cluster.gpu.maxSize must be >= minSize (got 0 < 1)"
+    assert result.stderr.strip() == f"{stack_file}: mlops:cluster.gpu.maxSize must be greater than or equal to 1 (got 0)"
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "out" / "dev" / "resources.json").exists()
 

@@ -89,6 +89,28 @@ def load_prices(region: str = "us-east-1", path: Path | None = None) -> dict[str
     return prices
 
 
+class NoPriceTable(Exception):
+    """The stack's region has no pricing/aws-<region>.yaml: its cost is not estimated (never
+    estimated at another region's prices)."""
+
+    def __init__(self, region: str):
+        super().__init__(f"no price table for {region} (pricing/aws-{region}.yaml): cost not estimated; "
+                         f"add the table to price this region")
+        self.region = region
+
+
+def prices_for(region: str) -> dict[str, Any]:
+    """load_prices of the stack's own region; NoPriceTable when there is none."""
+    if not (PRICING_DIR / f"aws-{region}.yaml").exists():
+        raise NoPriceTable(region)
+    return load_prices(region)
+
+
+def stack_region(config: Mapping[str, str]) -> str:
+    # The AWS provider's default region when a stack sets none.
+    return config.get("aws:region") or "us-east-1"
+
+
 def _get(obj: Any, path: str, default: Any = None) -> Any:
     for part in path.split("."):
         if not isinstance(obj, Mapping) or obj.get(part) is None:
@@ -321,11 +343,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stacks", nargs="+")
     parser.add_argument("--preview", type=Path, default=REPO_ROOT / "build" / "preview")
     args = parser.parse_args(argv)
-    prices = load_prices()
+    from .stack_files import StackFileError, load_stack_config
+    worst = 0
     for stack in args.stacks:
         records = json.loads((args.preview / stack / "resources.json").read_text())
+        try:
+            prices = prices_for(stack_region(load_stack_config(stack)))
+        except (StackFileError, NoPriceTable) as exc:
+            print(f"== {stack}\n  cost: {exc}")
+            worst = 2
+            continue
         print(f"== {stack}\n{format_cost(estimate(records, prices))}")
-    return 0
+    return worst
 
 
 if __name__ == "__main__":

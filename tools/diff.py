@@ -12,7 +12,9 @@ the deltas show the infrastructure change alone.
     python -m tools.diff [--base REF] [--stacks dev prod] [--repo DIR] [--out DIR]
 
 Exit 0, or 3 when the working tree has a mandatory policy violation (the reports are written
-either way), 1 when the working tree's preview fails."""
+either way), 1 when either side's preview fails (the diff is then FAILED, on the console and in
+summary.md: no changes, policy verdict or cost delta are claimed). Property paths the program
+puts under `ignoreChanges` keep their base value, as `pulumi up` does: listed as ignored, no cost."""
 import argparse
 import json
 import re
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cost import CostReport, estimate, load_prices
+from .cost import CostReport, NoPriceTable, estimate, prices_for, stack_region
 from .diff_markdown import GITHUB_COMMENT_LIMIT, Table, Text, cell, render
 from .stack_files import REPO_ROOT
 from .preview import WIDTH
@@ -176,6 +178,62 @@ def _forces_replacement(type_: str, path: str) -> str | None:
     return None
 
 
+def _ignored(path: str, ignore: list[str]) -> bool:
+    return any(path == key or path.startswith((key + ".", key + "[")) for key in ignore)
+
+
+def apply_ignore_changes(before: list[Mapping[str, Any]], after: list[Mapping[str, Any]]
+                         ) -> tuple[list[dict[str, Any]], list[tuple[str, str, Any, Any]]]:
+    """What `pulumi up` would really do: for a resource on both sides, each property path in the
+    working tree's `ignoreChanges` keeps its current (base) value, as the engine does. Returns the
+    effective `after` records and the ignored changes as (resource name, path, base, working tree)."""
+    old = {r["urn"]: r for r in before}
+    effective, ignored = [], []
+    for r in after:
+        ignore, prior = r.get("ignoreChanges") or [], old.get(r["urn"])
+        if not ignore or prior is None:
+            effective.append(dict(r))
+            continue
+        inputs = json.loads(json.dumps(r.get("inputs") or {}))
+        for key in ignore:
+            kept, wanted = _at(prior.get("inputs") or {}, key), _at(inputs, key)
+            if kept != wanted:
+                ignored.append((r["name"], key, kept, wanted))
+                _put(inputs, key, kept)
+        effective.append({**r, "inputs": inputs})
+    return effective, ignored
+
+
+def _path(key: str) -> list[str | int]:
+    # Pulumi property paths: `a.b`, `a[0]`, `a["b.c"]`.
+    parts: list[str | int] = []
+    for name, index, quoted in re.findall(r'([^.\[\]]+)|\[(\d+)\]|\["([^"]+)"\]', key):
+        parts.append(int(index) if index else (quoted or name))
+    return parts
+
+
+def _at(value: Any, key: str) -> Any:
+    for part in _path(key):
+        if isinstance(part, int):
+            value = value[part] if isinstance(value, list) and part < len(value) else _ABSENT
+        else:
+            value = value.get(part, _ABSENT) if isinstance(value, Mapping) else _ABSENT
+        if value is _ABSENT:
+            return _ABSENT
+    return value
+
+
+def _put(value: Any, key: str, new: Any) -> None:
+    *parents, leaf = _path(key)
+    for part in parents:
+        value = value[part] if isinstance(part, int) else value.setdefault(part, {})
+    if new is _ABSENT:
+        if isinstance(value, dict):
+            value.pop(leaf, None)
+    else:
+        value[leaf] = new
+
+
 def compare(before: list[Mapping[str, Any]], after: list[Mapping[str, Any]]) -> list[Change]:
     from .cost import top_components
     comp = {**top_components(before), **top_components(after)}
@@ -261,6 +319,14 @@ class StackDiff:
     cost_after: CostReport | None
     policy_before: list
     policy_after: list
+    # Changes the working tree asks for that `pulumi up` will not make (ignoreChanges).
+    ignored: list[tuple[str, str, Any, Any]] = field(default_factory=list)
+    # Why a side has no cost (its region has no price table).
+    cost_notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error_before or self.error_after)
 
     def count(self, action: str) -> int:
         return sum(1 for c in self.changes if c.action == action)
@@ -281,6 +347,9 @@ class StackDiff:
             "cost": {"before": self.cost_before.to_json() if self.cost_before else None,
                      "after": self.cost_after.to_json() if self.cost_after else None},
             "policy": {"before": [v.to_json() for v in self.policy_before], "after": [v.to_json() for v in self.policy_after]},
+            "failed": self.failed,
+            "ignored": [{"resource": n, "path": p, "before": _json_value(a), "after": _json_value(b)} for n, p, a, b in self.ignored],
+            "cost_notes": self.cost_notes,
         }
 
 
@@ -296,21 +365,48 @@ def _environment(tree: Path, stack: str) -> str | None:
         return None
 
 
-def diff_stack(stack: str, before: Side, after: Side, env_before: str | None, env_after: str | None) -> StackDiff:
+def _region(tree: Path, stack: str) -> str:
+    try:
+        from .stack_files import load_stack_config
+        return stack_region(load_stack_config(stack, tree / "stacks" / f"Pulumi.{stack}.yaml"))
+    except Exception:  # a broken stack file: its preview failed and says why
+        return stack_region({})
+
+
+def diff_stack(stack: str, before: Side, after: Side, env_before: str | None, env_after: str | None,
+               region_before: str = "us-east-1", region_after: str = "us-east-1") -> StackDiff:
+    """A side whose preview failed makes the whole diff FAILED: no changes, no policy verdict and
+    no cost delta are claimed from half the picture."""
     from policy.offline import evaluate
-    prices = load_prices()
+    failed = bool(before.error or after.error)
     b, a = before.records, after.records
+    ignored: list = []
+    if b is not None and a is not None:
+        a, ignored = apply_ignore_changes(b, a)
+    notes: list[str] = []
+
+    def cost(records, region):
+        if records is None or failed:
+            return None
+        try:
+            return estimate(records, prices_for(region))
+        except NoPriceTable as exc:
+            notes.append(str(exc))
+            return None
+
     return StackDiff(
         stack=stack,
         exists_before=b is not None or before.error is not None,
         exists_after=a is not None or after.error is not None,
         error_before=before.error,
         error_after=after.error,
-        changes=compare(b or [], a or []) if not (before.error or after.error) else [],
-        cost_before=estimate(b, prices) if b is not None else None,
-        cost_after=estimate(a, prices) if a is not None else None,
-        policy_before=evaluate(b, env_before) if b is not None else [],
-        policy_after=evaluate(a, env_after) if a is not None else [],
+        changes=compare(b or [], a or []) if not failed else [],
+        cost_before=cost(b, region_before),
+        cost_after=cost(a, region_after),
+        policy_before=evaluate(b, env_before) if b is not None and not failed else [],
+        policy_after=evaluate(a, env_after) if a is not None and not failed else [],
+        ignored=ignored if not failed else [],
+        cost_notes=sorted(set(notes)),
     )
 
 
@@ -331,6 +427,8 @@ def _value(v: Any) -> str:
 
 def _policy_line(d: StackDiff) -> str:
     from policy.pack import RULES
+    if d.failed:
+        return "❌ not evaluated: preview FAILED"
     if not d.exists_after:
         return "—"
     mandatory = d.mandatory_after
@@ -340,8 +438,9 @@ def _policy_line(d: StackDiff) -> str:
 
 
 def _state(d: StackDiff) -> str:
-    if d.error_after:
-        return "preview failed"
+    if d.failed:
+        sides = " and ".join(s for s, e in (("base", d.error_before), ("working tree", d.error_after)) if e)
+        return f"❌ FAILED ({sides} preview failed)"
     if not d.exists_before:
         return "new stack"
     if not d.exists_after:
@@ -353,6 +452,8 @@ def stack_blocks(d: StackDiff, heading: str = "##") -> list[Text | Table]:
     replaced = [c for c in d.changes if c.action == "replace"]
     head = (f"{heading} {d.stack}: {d.count('create')} to add, {d.count('update') + d.count('replace')} to change"
             f" ({len(replaced)} replacement{'s' if len(replaced) != 1 else ''}), {d.count('delete')} to remove")
+    if d.failed:
+        head = f"{heading} {d.stack}: ❌ DIFF FAILED: {_state(d)[2:]}; nothing below is a plan"
     blocks: list[Text | Table] = [Text(head)]
     if not d.exists_before:
         blocks.append(Text("_This stack does not exist on the base side: everything is new._"))
@@ -363,13 +464,17 @@ def stack_blocks(d: StackDiff, heading: str = "##") -> list[Text | Table]:
             blocks.append(Text(f"**The {label} preview failed:**\n\n```\n{err}\n```"))
     cb, ca = d.cost_before, d.cost_after
     lines = [f"- **Policy:** {_policy_line(d)}"]
-    lines.append(f"- **Monthly cost:** {money(cb.monthly if cb else None)} → {money(ca.monthly if ca else None)} "
-                 f"({delta(cb.monthly if cb else None, ca.monthly if ca else None)}); at max size "
-                 f"{money(cb.ceiling if cb else None)} → {money(ca.ceiling if ca else None)} "
-                 f"({delta(cb.ceiling if cb else None, ca.ceiling if ca else None)})")
+    lines.append(f"- **Monthly cost:** {_cost_line(d)}")
+    if not d.failed and not d.cost_notes:
+        lines[-1] += (f"; at max size {money(cb.ceiling if cb else None)} → {money(ca.ceiling if ca else None)} "
+                      f"({delta(cb.ceiling if cb else None, ca.ceiling if ca else None)})")
     report = ca or cb
     if report:
         lines.append(f"- Prices: on-demand {report.region}, table of {report.date} (`pricing/aws-{report.region}.yaml`)")
+    lines += [f"- ⚠️ **Cost not estimated:** {note}" for note in d.cost_notes]
+    if d.ignored:
+        lines.append("- **Ignored** (the program sets `ignoreChanges`: `pulumi up` keeps the current value, "
+                     "no change and no cost): " + ", ".join(f"`{n}` {p} {_value(a)} → {_value(b)}" for n, p, a, b in d.ignored))
     if replaced:
         lines.append("- ⚠️ **Replacements** (delete and create: new identity, data on it is lost): "
                      + ", ".join(f"`{c.name}` ({', '.join(c.replace_reasons)})" for c in replaced))
@@ -423,14 +528,22 @@ def stack_blocks(d: StackDiff, heading: str = "##") -> list[Text | Table]:
     return blocks
 
 
+def _cost_line(d: StackDiff) -> str:
+    if d.failed:
+        return "— (not estimated: preview FAILED)"
+    if d.cost_notes:
+        return "— (not estimated: no price table for the region)"
+    cb, ca = d.cost_before, d.cost_after
+    return (f"{money(cb.monthly if cb else None)} → {money(ca.monthly if ca else None)} "
+            f"({delta(cb.monthly if cb else None, ca.monthly if ca else None)})")
+
+
 def summary_blocks(base_label: str, diffs: list[StackDiff]) -> list[Text | Table]:
     rows = []
     for d in diffs:
         cb, ca = d.cost_before, d.cost_after
         rows.append([f"**{d.stack}**", _state(d), str(d.count("create")), str(d.count("update") + d.count("replace")),
-                     str(d.count("replace")), str(d.count("delete")), _policy_line(d),
-                     f"{money(cb.monthly if cb else None)} → {money(ca.monthly if ca else None)} "
-                     f"({delta(cb.monthly if cb else None, ca.monthly if ca else None)})"])
+                     str(d.count("replace")), str(d.count("delete")), _policy_line(d), _cost_line(d)])
     blocks: list[Text | Table] = [
         Text(f"# Infrastructure diff: `{base_label}` → this change"),
         Text("Offline preview of every stack (no cloud credentials), the policy pack's verdict and the "
@@ -470,25 +583,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"diff: previewing {', '.join(stacks)} at {base_label} and in the working tree", file=sys.stderr)
         before = run_previews(worktree, stacks, out / "preview" / "base")
         envs_before = {s: _environment(worktree, s) for s in stacks}
+        regions_before = {s: _region(worktree, s) for s in stacks}
     finally:
         subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(worktree)], capture_output=True)
         subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True)
         shutil.rmtree(scratch, ignore_errors=True)
     after = run_previews(repo, stacks, out / "preview" / "head")
 
-    diffs = [diff_stack(s, before[s], after[s], envs_before[s], _environment(repo, s)) for s in stacks]
+    diffs = [diff_stack(s, before[s], after[s], envs_before[s], _environment(repo, s), regions_before[s], _region(repo, s))
+             for s in stacks]
     for d in diffs:
         (out / f"{d.stack}.md").write_text(render(stack_blocks(d, "#"), args.limit))
         (out / f"{d.stack}.json").write_text(json.dumps(d.to_json(), indent=2, sort_keys=True, default=str) + "\n")
     summary = render(summary_blocks(base_label, diffs), args.limit)
     (out / "summary.md").write_text(summary)
     for d in diffs:
-        cb, ca = d.cost_before, d.cost_after
+        if d.failed:
+            print(f"{d.stack}: {_state(d)}: DIFF FAILED, no plan, policy or cost shown", file=sys.stderr)
+            for side, err in (("base", d.error_before), ("working tree", d.error_after)):
+                if err:
+                    print(f"  {side}: " + err.replace("\n", "\n  " + " " * len(side) + "  "), file=sys.stderr)
+            continue
         print(f"{d.stack}: {_state(d)}; +{d.count('create')} ~{d.count('update')} ±{d.count('replace')} "
-              f"-{d.count('delete')}; policy {_policy_line(d)}; monthly {money(cb.monthly if cb else None)} -> "
-              f"{money(ca.monthly if ca else None)} ({delta(cb.monthly if cb else None, ca.monthly if ca else None)})")
+              f"-{d.count('delete')}; policy {_policy_line(d)}; monthly {_cost_line(d)}"
+              + (f"; {len(d.ignored)} ignored (ignoreChanges)" if d.ignored else ""))
     print(f"wrote {out / 'summary.md'} ({len(summary):,} characters)")
-    if any(d.error_after for d in diffs):
+    if any(d.failed for d in diffs):
         return 1
     return 3 if any(d.mandatory_after for d in diffs) else 0
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import pulumi
 
+from infra.config.ec2_catalog import region_zone_ids, region_zones
+
 ACCOUNT_ID = "123456789012"
 
 
@@ -65,8 +67,10 @@ class PlatformMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            letters = "abcdef"
-            return {"names": [f"{self.region}{c}" for c in letters], "zoneIds": [f"use1-az{i}" for i in range(1, 7)]}
+            # The region's real zones (EC2's offerings snapshot in moto): a two-zone region
+            # answers two, as it would to `pulumi up`. Name-to-ID pairing differs per account
+            # in AWS, so the IDs are listed in their own order.
+            return {"names": list(region_zones(self.region)), "zoneIds": list(region_zone_ids(self.region))}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/preview", "userId": "PREVIEW"}
         if args.token == "aws:index/getRegion:getRegion":

@@ -1,18 +1,20 @@
 """Offline preview of one or more stacks: the real program under Pulumi's mock runtime.
 
-    python -m tools.preview dev staging prod      # what `make preview` runs
+    python -m tools.preview                        # every stacks/Pulumi.<stack>.yaml (what `make preview` runs)
+    python -m tools.preview dev staging            # those stacks
     python -m tools.preview --stack-file F dev     # preview a stack file kept elsewhere
 
 Writes build/preview/<stack>/{resources.json,summary.json,review.json,k8s/*.yaml}. Exit 2 on a bad
-stack config (the program prints one line per problem), 3 on a mandatory policy violation, 1 on
-any other failure."""
+stack config or model file (the program prints one line per problem) or a physical name AWS would
+refuse or that collides (tools/physical_names.py), 3 on a mandatory policy violation, 1 on any
+other failure."""
 import argparse
 import json
 import os
 import sys
 from pathlib import Path
 
-from .stack_files import REPO_ROOT, StackFileError, load_stack_config
+from .stack_files import REPO_ROOT, StackFileError, available_stacks, load_stack_config, stray_stack_files
 
 DEFAULT_OUT = REPO_ROOT / "build" / "preview"
 # What a child needs beyond the SDKs: the program, its review and its rendering.
@@ -38,6 +40,14 @@ def preview_one(stack: str, out_root: Path, stack_file: Path | None) -> int:
         records = run_program(stack, config, warnings)
     except SystemExit as exc:
         return int(exc.code or 0)
+    # AWS's naming rules on the names the program declared: a name AWS refuses or that two
+    # resources (or two stacks) would share stops the preview like a bad stack value.
+    from .physical_names import check_names
+    bad_names = check_names(records, stack, config)
+    if bad_names:
+        source = stack_file or f"stacks/Pulumi.{stack}.yaml"
+        print("\n".join(f"{source}: {line}" for line in bad_names), file=sys.stderr)
+        return 2
     out_dir = out_root / stack
     write_preview(records, out_dir)
     summary = summarize(records)
@@ -77,10 +87,15 @@ def preview_many(stacks: list[str], out_root: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stacks", nargs="+")
+    parser.add_argument("stacks", nargs="*", help="default: every stacks/Pulumi.<stack>.yaml")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--stack-file", type=Path, help="use this file instead of stacks/Pulumi.<stack>.yaml")
     args = parser.parse_args(argv)
+    stray = [] if args.stack_file else stray_stack_files()
+    if stray:
+        print("\n".join(stray), file=sys.stderr)
+        return 2
+    args.stacks = args.stacks or available_stacks()
     if len(args.stacks) == 1:
         return preview_one(args.stacks[0], args.out, args.stack_file)
     if args.stack_file:

@@ -16,14 +16,19 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            self.records.append({
+            record = {
                 "urn": response.urn,
                 "type": request.type,
                 "name": request.name,
                 "parent": request.parent or None,
                 "custom": bool(request.custom),
                 "inputs": normalize(rpc.deserialize_properties(request.object)),
-            })
+            }
+            # What `pulumi up` keeps from the current state whatever the program says (the diff
+            # must not promise those changes); only where set, so other records read as before.
+            if request.ignoreChanges:
+                record["ignoreChanges"] = sorted(request.ignoreChanges)
+            self.records.append(record)
         return response
 
 

@@ -11,7 +11,8 @@ HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 
 def public_view(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(
-        ({k: r[k] for k in ("urn", "type", "name", "parent", "inputs")} for r in records),
+        # ignoreChanges: what `pulumi up` keeps whatever the inputs say (tools/diff.py honours it).
+        ({k: r[k] for k in ("urn", "type", "name", "parent", "inputs", "ignoreChanges") if k in r} for r in records),
         key=lambda r: r["urn"],
     )
 

@@ -16,7 +16,7 @@ from typing import Any
 from policy.offline import Violation, evaluate
 from policy.pack import RULES
 
-from .cost import CostReport, estimate, format_cost, load_prices
+from .cost import CostReport, NoPriceTable, estimate, format_cost, prices_for, stack_region
 from .stack_files import REPO_ROOT, StackFileError, load_stack_config
 
 DEFAULT_PREVIEW = REPO_ROOT / "build" / "preview"
@@ -37,24 +37,31 @@ def format_policy(violations: list[Violation], indent: str = "  ") -> str:
     return "\n".join(lines)
 
 
-def review_records(records: Iterable[Mapping[str, Any]], environment: str | None) -> tuple[list[Violation], CostReport]:
+def review_records(records: Iterable[Mapping[str, Any]], environment: str | None,
+                   region: str = "us-east-1") -> tuple[list[Violation], CostReport | NoPriceTable]:
+    """The cost is the stack region's estimate, or NoPriceTable where that region has no prices."""
     records = list(records)
-    return evaluate(records, environment), estimate(records, load_prices())
+    try:
+        cost: CostReport | NoPriceTable = estimate(records, prices_for(region))
+    except NoPriceTable as exc:
+        cost = exc
+    return evaluate(records, environment), cost
 
 
 def review_stack(stack: str, records: Iterable[Mapping[str, Any]], config: Mapping[str, str],
                  out_dir: Path | None = None) -> tuple[str, bool]:
     """Returns (text to print, whether a mandatory violation was found); writes review.json."""
-    violations, cost = review_records(records, stack_environment(config))
+    violations, cost = review_records(records, stack_environment(config), stack_region(config))
     failed = any(v.enforcement == "mandatory" for v in violations)
     if out_dir is not None:
         (out_dir / "review.json").write_text(json.dumps({
             "stack": stack,
             "environment": stack_environment(config),
             "policy": {"rules": len(RULES), "violations": [v.to_json() for v in violations], "passed": not failed},
-            "cost": cost.to_json(),
+            "cost": cost.to_json() if isinstance(cost, CostReport) else {"error": str(cost)},
         }, indent=2, sort_keys=True) + "\n")
-    return f"{format_policy(violations)}\n{format_cost(cost)}", failed
+    cost_text = format_cost(cost) if isinstance(cost, CostReport) else f"  cost: NOT ESTIMATED: {cost}"
+    return f"{format_policy(violations)}\n{cost_text}", failed
 
 
 def main(argv: list[str] | None = None) -> int:

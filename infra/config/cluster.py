@@ -4,6 +4,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from .base import FieldError, Section
+from .ec2_catalog import close_matches, instance_types
 
 # Kubernetes minor versions in EKS standard support on the day these pins were chosen
 # (2026-11-28): 1.34 until 2026-12-02, 1.35 until 2027-03-27. Extended support costs six times
@@ -35,12 +36,28 @@ GPU_INSTANCE_FAMILIES = ("g5", "g6", "g6e")
 
 
 class NodeGroupConfig(Section):
-    instance_types: list[str] = Field(min_length=1, description="EC2 instance types, first is preferred.")
+    instance_types: list[str] = Field(min_length=1, description="EC2 instance types that exist (moto's EC2 snapshot), x86_64 (the AMIs are x86_64), first is preferred.")
     min_size: int = Field(ge=0, description="Floor of the autoscaled group.")
     desired_size: int = Field(ge=0, description="Size at creation; the cluster autoscaler owns it afterwards.")
-    max_size: int = Field(ge=0, description="Ceiling of the autoscaled group; 0 switches the group off.")
+    # EKS's UpdateNodegroupConfig/CreateNodegroup refuse maxSize 0 (scalingConfig.maxSize >= 1):
+    # a group that should cost nothing when idle keeps maxSize >= 1 with minSize 0.
+    max_size: int = Field(ge=1, description="Ceiling of the autoscaled group (EKS requires >= 1; minSize 0 lets it idle at zero nodes).")
     disk_size_gib: int = Field(ge=20, le=2000, description="Encrypted gp3 root volume per node.")
     capacity_type: Literal["ON_DEMAND", "SPOT"] = Field(description="SPOT is refused outside dev.")
+
+    @field_validator("instance_types")
+    @classmethod
+    def _exists(cls, v: list[str]) -> list[str]:
+        known = instance_types()
+        for t in v:
+            if t not in known:
+                near = close_matches(t)
+                hint = f"; {t.split('.')[0]} types: {', '.join(near)}" if near else ""
+                raise ValueError(f"must be EC2 instance types that exist (got {t}{hint})")
+        archs = {known[t].architectures for t in v}
+        if len(archs) > 1:
+            raise ValueError(f"must share one CPU architecture: one AMI serves the group (got {', '.join(f'{t} {known[t].architectures[0]}' for t in v)})")
+        return v
 
     @model_validator(mode="after")
     def _sizes(self):
@@ -62,6 +79,12 @@ class GpuNodeGroupConfig(NodeGroupConfig):
             if t.split(".")[0] not in GPU_INSTANCE_FAMILIES:
                 raise ValueError(f"must be GPU instance types of the {'/'.join(GPU_INSTANCE_FAMILIES)} families (got {t})")
         return v
+
+
+# The AMI type of each group (components/node_groups.py via infra/program.py) and the one CPU
+# architecture it boots: an arm64 instance type cannot launch an x86_64 AMI.
+AMI_TYPES = {"system": "AL2023_x86_64_STANDARD", "gpu": "AL2023_x86_64_NVIDIA"}
+AMI_ARCHITECTURE = {"AL2023_x86_64_STANDARD": "x86_64", "AL2023_x86_64_NVIDIA": "x86_64"}
 
 
 class ClusterConfig(Section):
@@ -99,6 +122,16 @@ class ClusterConfig(Section):
             if not arn.startswith("arn:aws:iam::") or ":role/" not in arn:
                 raise ValueError(f"must hold IAM role ARNs like arn:aws:iam::<account>:role/<name> (got {arn})")
         return v
+
+    @model_validator(mode="after")
+    def _architecture(self):
+        for role, ami in AMI_TYPES.items():
+            arch = AMI_ARCHITECTURE[ami]
+            for t in getattr(self, role).instance_types:
+                if arch not in instance_types()[t].architectures:
+                    raise FieldError(f"{role}.instanceTypes",
+                                     f"must be {arch} instance types: the group boots the {ami} AMI (got {t}, {'/'.join(instance_types()[t].architectures)})")
+        return self
 
     @property
     def addons(self) -> dict[str, str]:

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from .base import FieldError, Section
+from .ec2_catalog import managed_type_problem
 
 # Amazon MSK Kafka versions this platform is tested with (3.x with ZooKeeper is end of life
 # on MSK; 3.9 runs KRaft-ready brokers).
@@ -32,7 +33,15 @@ class StreamingConfig(Section):
     replication_factor: int = Field(ge=1, le=3, description="Default replication of topics.")
     min_insync_replicas: int = Field(ge=1, le=3, description="Writes with acks=all need this many replicas.")
     log_retention_days: int = Field(ge=1, description="Broker logs in CloudWatch.")
-    topics: list[TopicConfig] = Field(min_length=1, description="Topics created by the platform (see README).")
+    topics: list[TopicConfig] = Field(min_length=1, description="Topics created by the platform; a stack's list merges into the defaults by `name` (adds a topic or changes one, never drops the defaults).")
+
+    @field_validator("broker_instance_type")
+    @classmethod
+    def _broker(cls, v: str) -> str:
+        problem = managed_type_problem(v, "kafka.")
+        if problem:
+            raise ValueError(f"{problem}, e.g. kafka.m7g.large")
+        return v
 
     @field_validator("kafka_version")
     @classmethod
@@ -61,8 +70,9 @@ class CacheConfig(Section):
     @field_validator("node_type")
     @classmethod
     def _node(cls, v: str) -> str:
-        if not v.startswith("cache."):
-            raise ValueError("must be an ElastiCache node type such as cache.r7g.large")
+        problem = managed_type_problem(v, "cache.")
+        if problem:
+            raise ValueError(f"{problem}: an ElastiCache node type such as cache.r7g.large")
         return v
 
 
@@ -77,8 +87,9 @@ class DatabaseConfig(Section):
     @field_validator("instance_class")
     @classmethod
     def _class(cls, v: str) -> str:
-        if not v.startswith("db."):
-            raise ValueError("must be an RDS instance class such as db.r7g.large")
+        problem = managed_type_problem(v, "db.")
+        if problem:
+            raise ValueError(f"{problem}: an RDS instance class such as db.r7g.large")
         return v
 
     @model_validator(mode="after")

@@ -69,7 +69,9 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         "cluster": {
             "endpointPublicAccess": True,
             "logRetentionDays": 7,
-            "system": {"instanceTypes": ["t3.large"], "minSize": 2, "desiredSize": 2, "maxSize": 4,
+            # 4 vCPU: a serving pod (2 vCPU model + executor + sidecar) does not fit the 1930m a
+            # t3.large leaves to pods (infra/models/fit.py).
+            "system": {"instanceTypes": ["t3.xlarge"], "minSize": 2, "desiredSize": 2, "maxSize": 4,
                        "diskSizeGib": 50, "capacityType": "ON_DEMAND"},
             # Scales from zero: a GPU costs nothing until a training pod asks for one.
             "gpu": {"instanceTypes": ["g5.xlarge", "g6.xlarge"], "minSize": 0, "desiredSize": 0, "maxSize": 1,
@@ -140,14 +142,25 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Dicts merge key by key; any other value (lists included) in `override` replaces."""
+    """Dicts merge key by key; lists of named entries (`streaming.topics`) merge by `name`, so a
+    stack adds a topic or changes one without restating (or losing) the defaults; any other value
+    (other lists included) in `override` replaces."""
     merged = deepcopy(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = deep_merge(merged[key], value)
+        elif _named_entries(value) and _named_entries(merged.get(key)):
+            by_name = {entry["name"]: entry for entry in deepcopy(merged[key])}
+            for entry in value:
+                by_name[entry["name"]] = deep_merge(by_name.get(entry["name"], {}), entry)
+            merged[key] = list(by_name.values())
         else:
             merged[key] = deepcopy(value)
     return merged
+
+
+def _named_entries(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in value)
 
 
 def defaults_for(environment: str) -> dict[str, Any]:

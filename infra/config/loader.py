@@ -26,7 +26,10 @@ class ConfigError(Exception):
 
 def load_platform_config(raw: dict[str, Any], source: str) -> PlatformConfig:
     """`raw` is Pulumi's config map (`mlops:cluster` -> JSON text or value); `source` the stack file."""
-    data = _stack_values(raw)
+    try:
+        data = _stack_values(raw)
+    except ConfigError as exc:
+        raise ConfigError([f"{source}: {line}" for line in exc.lines]) from None
     environment = data.get("environment")
     if environment not in ENVIRONMENTS:
         # Without a known environment there are no defaults: report that alone, not the
@@ -40,14 +43,43 @@ def load_platform_config(raw: dict[str, Any], source: str) -> PlatformConfig:
         raise ConfigError([f"{source}: {line}" for line in _describe(exc)]) from None
 
 
+def merged_values(raw: dict[str, Any]) -> dict[str, Any]:
+    """The stack's values over its environment's defaults, before validation (camelCase keys)."""
+    data = _stack_values(raw)
+    environment = data.get("environment")
+    return deep_merge(defaults_for(environment), data) if environment in ENVIRONMENTS else data
+
+
 def _stack_values(raw: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {}
+    dotted: list[tuple[str, Any]] = []
     for key, value in raw.items():
         if key in FOREIGN_KEYS:
             data[FOREIGN_KEYS[key]] = value
         elif key.startswith(f"{NAMESPACE}:"):
-            data[key.split(":", 1)[1]] = _decode(value)
+            name = key.split(":", 1)[1]
+            if "." in name:
+                dotted.append((name, _decode(value)))
+            else:
+                data[name] = _decode(value)
+    # `mlops:cluster.endpointPublicAccess: false` (the README's spelling, and what
+    # `pulumi config set` without --path writes) sets the same value as the nested form.
+    for name, value in sorted(dotted):
+        _set_dotted(data, name, value)
     return data
+
+
+def _set_dotted(data: dict[str, Any], name: str, value: Any) -> None:
+    *parents, leaf = name.split(".")
+    node = data
+    for i, part in enumerate(parents):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError([f"{NAMESPACE}:{name} cannot be set: {NAMESPACE}:{'.'.join(parents[:i + 1])} is a value, not a section (got {show(child)})"])
+        node = child
+    if leaf in node:
+        raise ConfigError([f"{NAMESPACE}:{name} is given twice, dotted and nested under {NAMESPACE}:{parents[0]} (keep one)"])
+    node[leaf] = value
 
 
 def _decode(value: Any) -> Any:

@@ -11,7 +11,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 
 class NetworkConfig(Section):
     cidr: IPv4Network = Field(description="VPC CIDR; /16 to /20. Private subnets get a quarter each: pods take VPC IPs (VPC CNI).")
-    az_count: int = Field(ge=2, le=3, description="Availability zones used (first N reported by the region).")
+    az_count: int = Field(ge=2, le=3, description="Availability zones used (first N of the region, which must have N); Kafka brokers are azCount x brokersPerAz.")
     nat_gateways: Literal["single", "perAz"] = Field(description="One shared NAT gateway (cheap, one AZ failure cuts egress) or one per AZ (HA).")
     flow_log_retention_days: int = Field(description="Retention of the VPC flow logs in CloudWatch.")
 

@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from .base import FieldError, Section
 from .cluster import ClusterConfig
+from .ec2_catalog import offered_in, region_zones
 from .data_services import CacheConfig, StreamingConfig
 from .delivery import DeliveryConfig
 from .ingest import IngestConfig
@@ -31,8 +32,8 @@ class ServingConfig(Section):
 
 class PlatformConfig(Section):
     environment: Environment = Field(description="Which defaults and safety rules apply.")
-    region: str = Field(description="AWS region (Pulumi's own `aws:region`).")
-    name: str = Field(description="Prefix of every physical name; also the `project` tag.")
+    region: str = Field(description="AWS region (Pulumi's own `aws:region`); one EC2 knows (zones from moto's snapshot). Costs are priced from `pricing/aws-<region>.yaml`.")
+    name: str = Field(description="Prefix of every physical name, followed by the stack name (`<name>-<stack>-...`); also the `project` tag.")
     tags: TagsConfig
     network: NetworkConfig
     cluster: ClusterConfig
@@ -64,6 +65,8 @@ class PlatformConfig(Section):
     def _region(cls, v: str) -> str:
         if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", v):
             raise ValueError("must be an AWS region code such as us-east-1")
+        if not region_zones(v):
+            raise ValueError("must be a region in the EC2 zone data this platform knows (moto's snapshot; see infra/config/ec2_catalog.py)")
         return v
 
     @model_validator(mode="after")
@@ -105,13 +108,33 @@ class PlatformConfig(Section):
             raise FieldError("network.natGateways", f"must be perAz outside dev: one NAT is a single point of failure (got {self.network.nat_gateways})")
         return self
 
+    @model_validator(mode="after")
+    def _offered_in_region(self):
+        # The program checks the zones the account really sees again (infra/program.py).
+        zones = region_zones(self.region)
+        if self.network.az_count > len(zones):
+            raise FieldError("network.azCount", f"must be <= {len(zones)}, the availability zones of {self.region} "
+                                                f"({', '.join(zones)}) (got {self.network.az_count})")
+        offered = offered_in(self.region)
+        for role in ("system", "gpu"):
+            missing = [t for t in getattr(self.cluster, role).instance_types if t not in offered]
+            if missing:
+                raise FieldError(f"cluster.{role}.instanceTypes", f"must be offered by EC2 in {self.region} (got {', '.join(missing)})")
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_brokers(self):
+        # MSK puts brokersPerAz brokers in each zone; a topic cannot have more replicas than brokers.
+        brokers = self.network.az_count * self.streaming.brokers_per_az
+        if self.streaming.replication_factor > brokers:
+            raise FieldError("streaming.replicationFactor",
+                             f"must be <= the {brokers} MSK brokers (network.azCount {self.network.az_count} x "
+                             f"streaming.brokersPerAz {self.streaming.brokers_per_az}) (got {self.streaming.replication_factor})")
+        return self
+
     @property
     def paging_enabled(self) -> bool:
         return self.pagerduty_token is not None and bool(self.pagerduty_token.get_secret_value())
-
-    @property
-    def stack_name(self) -> str:
-        return f"{self.name}-{self.environment}"
 
     @property
     def resource_tags(self) -> dict[str, str]:

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from infra.config import ConfigError
+from infra.config import strict_yaml
 from infra.config.errors import describe_errors
 
 from .schema import ModelSpec
@@ -23,6 +24,9 @@ DEFAULT_DIR = REPO_ROOT / "models"
 # Tests point the program at a copy of models/ to add, break or canary a model.
 DIR_ENV = "MLOPS_MODELS_DIR"
 SUFFIXES = (".yaml", ".yml")
+# Read by people, not the program. Anything else in the folder is refused rather than skipped: a
+# fraud.YAML or team-a/fraud.yaml that deploys nothing, without a word, is a silent outage.
+DOCUMENTS = ("README.md",)
 
 
 class ModelFileError(ConfigError):
@@ -40,8 +44,16 @@ def load_models(directory: Path | None = None, repositories: tuple[str, ...] | l
         raise ModelFileError([f"{_shown(directory)}: no such model directory (set {DIR_ENV} or create models/)"])
     lines: list[str] = []
     models: dict[str, tuple[ModelSpec, Path]] = {}
-    for path in sorted(p for p in directory.iterdir() if p.suffix in SUFFIXES and p.is_file()):
+    for path in sorted(directory.iterdir()):
         source = _shown(path)
+        if path.name.startswith(".") or path.name in DOCUMENTS:
+            continue
+        if path.is_dir():
+            lines.append(f"{source}/: model files must lie directly in {_shown(directory)}/ as <name>.yaml; subfolders are not read")
+            continue
+        if path.suffix not in SUFFIXES:
+            lines.append(f"{source}: is not read: model files are {_shown(directory)}/<name>.yaml or .yml, lowercase extension (got {path.name})")
+            continue
         try:
             model = _load_one(path, source, tuple(repositories))
         except ModelFileError as exc:
@@ -67,7 +79,9 @@ def load_models_or_exit(repositories: tuple[str, ...] | list[str] = (), director
 
 def _load_one(path: Path, source: str, repositories: tuple[str, ...]) -> ModelSpec:
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = strict_yaml.load(path.read_text())
+    except strict_yaml.DuplicateKeyError as exc:
+        raise ModelFileError([f"{source}: {exc}"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

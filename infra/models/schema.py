@@ -171,26 +171,15 @@ class Canary(Section):
 
 
 class Alerting(Section):
+    # Pages route by the alert's `team` label, one PagerDuty service per team (observability/
+    # alertmanager.py). There is no per-model service key: `alerting.team` of another team is how
+    # a model pages someone else (a `pagerdutyService` key existed and only annotated the namespace).
     team: str | None = Field(default=None, description="`team` label of the model's alerts (pages go to that team's PagerDuty service); defaults to the owner team.")
-    pagerduty_service: str | None = Field(default=None, description="PagerDuty service paged instead of the team's.")
 
     @field_validator("team")
     @classmethod
     def _team(cls, v: str | None) -> str | None:
         return v if v is None else dns_label(v)
-
-    @field_validator("pagerduty_service")
-    @classmethod
-    def _service(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", v):
-            raise ValueError("must be a PagerDuty service name: lowercase letters, digits and '-'")
-        return v
-
-    @model_validator(mode="after")
-    def _a_route(self):
-        if self.team is None and self.pagerduty_service is None:
-            raise ValueError("must set team or pagerdutyService: an alert nobody receives is not an alert (got neither)")
-        return self
 
 
 class ModelSpec(Section):
@@ -202,7 +191,7 @@ class ModelSpec(Section):
     replicas: Replicas
     slo: Slo
     canary: Canary | None = None
-    alerting: Alerting
+    alerting: Alerting = Field(default_factory=Alerting)
     cache_ttl_seconds: int = Field(default=3600, ge=0, le=86400, description="Lifetime of cached recommendations.")
 
     @field_validator("name")
@@ -230,17 +219,15 @@ class ModelSpec(Section):
     def _uri(cls, v: str) -> str:
         return model_uri(v)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _alert_team_default(cls, data):
-        # Alerts always carry a `team` label: the routing team, else the owner team.
-        alerting = data.get("alerting") if isinstance(data, dict) else None
-        if isinstance(alerting, dict) and alerting.get("pagerdutyService") and not alerting.get("team"):
-            data = {**data, "alerting": {**alerting, "team": data.get("team")}}
-        return data
-
     @model_validator(mode="after")
     def _cross(self):
+        # The model's identity reads only models/<name>/ of the artifact bucket (where the pipeline
+        # registers `<name>`): a URI of another registered model would fail with AccessDenied at start.
+        for key, uri in (("modelUri", self.model_uri), ("canary.modelUri", self.canary and self.canary.model_uri)):
+            match = _REGISTRY_URI.match(uri) if uri else None
+            if match and match["name"] != self.name:
+                raise FieldError(key, f"must load the model registered as {self.name} (models:/{self.name}@<alias> or "
+                                      f"models:/{self.name}/<version>): the model's role reads only models/{self.name}/ (got {uri})")
         if self.canary is not None:
             if self.canary.version is not None and not _REGISTRY_URI.match(self.model_uri):
                 raise FieldError("canary.version", f"needs modelUri to be a models:/ registry URI; give canary.modelUri instead (got {self.model_uri})")
@@ -271,7 +258,8 @@ class ModelSpec(Section):
 
     @property
     def alert_team(self) -> str:
-        return self.alerting.team
+        """Alerts always carry a `team` label: the routing team, else the owner team."""
+        return self.alerting.team or self.team
 
 
 def pinned_image(value: str) -> str:

@@ -80,27 +80,40 @@ def prod_setting(*path: str):
     return raw if raw != {} else value
 
 
-def test_desired_size_change_is_exactly_one_property_with_its_cost(repo):
-    desired = prod_setting("system", "desiredSize")
-    kind = prod_setting("system", "instanceTypes")[0]
-    disk = prod_setting("system", "diskSizeGib")
-    set_stack_value(repo, "prod", "mlops:cluster", {"system": {"desiredSize": desired + 1}})
+def test_desired_size_under_ignore_changes_is_shown_ignored_with_no_cost(repo):
+    # The program sets ignoreChanges on scalingConfig.desiredSize (the autoscaler owns it):
+    # `pulumi up` changes nothing, so the diff must neither plan a change nor price one.
+    desired = prod_setting("gpu", "desiredSize")
+    set_stack_value(repo, "prod", "mlops:cluster", {"gpu": {"desiredSize": desired + 1}})
     result, out = make_diff(repo, "prod")
 
     report = json.loads((out / "prod.json").read_text())
-    assert [(c["name"], c["type"], c["action"]) for c in report["changes"]] == [
-        ("nodes-system", "aws:eks/nodeGroup:NodeGroup", "update")]
-    assert report["changes"][0]["properties"] == [
-        {"path": "scalingConfig.desiredSize", "before": desired, "after": desired + 1}]
-    before, after = report["cost"]["before"]["monthly"], report["cost"]["after"]["monthly"]
-    expected = PRICES["ec2"][kind] * HOURS + PRICES["ebs_gb_month"]["gp3"] * disk
-    assert after - before == pytest.approx(expected, abs=0.05) and expected > 0
-
+    assert report["changes"] == []
+    assert report["ignored"] == [{"resource": "nodes-gpu", "path": "scalingConfig.desiredSize",
+                                  "before": desired, "after": desired + 1}]
+    assert report["cost"]["after"]["monthly"] == report["cost"]["before"]["monthly"] > 0
     summary = (out / "summary.md").read_text()
-    assert f"| `nodes-system` | `scalingConfig.desiredSize` | `{desired}` | `{desired + 1}` |" in summary
-    assert f"+${expected:,.2f}" in summary
-    assert "0 to add, 1 to change (0 replacements), 0 to remove" in summary
-    assert "prod: 1 changes" in result.stdout
+    assert "0 to add, 0 to change (0 replacements), 0 to remove" in summary
+    assert f"**Ignored**" in summary and f"`nodes-gpu` scalingConfig.desiredSize `{desired}` → `{desired + 1}`" in summary
+    assert "prod: no changes" in result.stdout and "1 ignored (ignoreChanges)" in result.stdout
+
+
+def test_a_failed_side_is_a_failed_diff(repo):
+    # A bad model file in the working tree: its preview fails, so the diff claims nothing.
+    (repo / "models" / "fraud.yaml").write_text((repo / "models" / "recsys.yaml").read_text())
+    result = subprocess.run(["make", "-s", "-C", str(repo), "-o", ".venv/.installed", "diff", "BASE=HEAD", "STACK=dev"],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode != 0
+    out = repo / "build" / "diff"
+    assert "dev: ❌ FAILED (working tree preview failed): DIFF FAILED" in result.stderr
+    assert "models/fraud.yaml: name must match the file name fraud (got recsys)" in result.stderr
+    assert "pass" not in result.stdout and "−" not in result.stdout
+    summary = (out / "summary.md").read_text()
+    assert "| **dev** | ❌ FAILED (working tree preview failed) |" in summary
+    assert "❌ not evaluated: preview FAILED" in summary and "— (not estimated: preview FAILED)" in summary
+    assert "✅ pass" not in summary and "−$" not in summary
+    report = json.loads((out / "dev.json").read_text())
+    assert report["failed"] is True and report["cost"] == {"before": None, "after": None}
 
 
 def test_gpu_max_size_change_moves_the_ceiling_only(repo):

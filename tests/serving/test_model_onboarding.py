@@ -17,7 +17,8 @@ def recsys() -> dict:
 
 def test_a_copied_model_adds_its_own_resources_and_changes_nothing_else(serving_preview, tmp_path):
     models = models_copy(tmp_path / "models")
-    write(models / "fraud.yaml", {**recsys(), "name": "fraud"})
+    # The onboarding steps of models/README.md: the copy's name and its registered model.
+    write(models / "fraud.yaml", {**recsys(), "name": "fraud", "modelUri": "models:/fraud@champion"})
     result = preview(tmp_path / "out", *STACKS, models_dir=models)
     assert result.returncode == 0, result.stderr
     for stack in STACKS:
