@@ -236,7 +236,7 @@ def build_platform(cfg: PlatformConfig) -> None:
     ))
     pulumi.export("githubOidcProviderArn", github.provider_arn)
     pulumi.export("githubRoleArns", github.role_arns)
-    build_ingest(cfg, account_id, lake, streaming, cluster.name,
+    build_ingest(cfg, name, account_id, lake, streaming, cluster.name,
                  pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, observability]))
 
     pulumi.export("environment", cfg.environment)
@@ -270,11 +270,11 @@ def build_platform(cfg: PlatformConfig) -> None:
     ), opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, cluster_addons, observability]))
 
 
-def build_ingest(cfg: PlatformConfig, account_id: str, lake: DataLake, streaming: Streaming,
+def build_ingest(cfg: PlatformConfig, name: str, account_id: str, lake: DataLake, streaming: Streaming,
                  eks_cluster_name: pulumi.Input[str], k8s_opts: pulumi.ResourceOptions) -> None:
     """Kafka -> raw zone (Firehose per lake contract), the Glue catalog and Athena, the producer
     role and the exporter of lag and delivery health."""
-    name, ingest = cfg.stack_name, cfg.ingest
+    ingest = cfg.ingest
     contracts = [load_contract(c) for c in ingest.contracts]
     catalog = LakeCatalog("lake-catalog", LakeCatalogArgs(
         name=name, account_id=account_id, region=cfg.region,
