@@ -100,8 +100,14 @@ class Airflow(pulumi.ComponentResource):
             "executor": "KubernetesExecutor",
             "postgresql": {"enabled": False},
             "data": {"metadataSecretName": "airflow-metadata"},
-            # Each KubernetesExecutor task opens connections: pool them in front of RDS.
-            "pgbouncer": {"enabled": args.high_availability},
+            # No PgBouncer. Airflow 3 (this chart's apiServer and dagProcessor) gives task pods no
+            # metadata-DB access: they go through the API server's Task Execution API, so the
+            # DB's clients are the few long-lived components, each with its own small pool. The
+            # chart's PgBouncer would need a config secret of its own holding the RDS host and
+            # password (with data.metadataSecretName and no pgbouncer.configSecretName it points
+            # pgbouncer.ini at data.metadataConnection's host, which does not exist here), and
+            # it would end TLS inside the cluster; components reach RDS directly, sslmode=require.
+            "pgbouncer": {"enabled": False},
             "redis": {"enabled": False},
             "dags": {
                 "persistence": {"enabled": False},

@@ -13,7 +13,16 @@ from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 # Chart pins, each from the project's official repository.
 METRICS_SERVER = ChartPin("metrics-server", "3.13.0", "https://kubernetes-sigs.github.io/metrics-server/")
 NVIDIA_DEVICE_PLUGIN = ChartPin("nvidia-device-plugin", "0.17.3", "https://nvidia.github.io/k8s-device-plugin")
-CLUSTER_AUTOSCALER = ChartPin("cluster-autoscaler", "9.50.1", "https://kubernetes.github.io/autoscaler")
+# The cluster autoscaler supports only the Kubernetes minor it was built for, and its chart's
+# ClusterRole grants what that minor's image needs (1.35 waits for resource.k8s.io rights that
+# charts built for 1.33 lack). So each control-plane minor gets the newest chart whose
+# appVersion is that minor, and the chart's own image; schemas/charts/kubernetes-fit.yaml
+# records each chart's appVersion with its provenance.
+CLUSTER_AUTOSCALER_REPOSITORY = "https://kubernetes.github.io/autoscaler"
+CLUSTER_AUTOSCALER = {
+    "1.34": ChartPin("cluster-autoscaler", "9.53.0", CLUSTER_AUTOSCALER_REPOSITORY),
+    "1.35": ChartPin("cluster-autoscaler", "9.59.0", CLUSTER_AUTOSCALER_REPOSITORY),
+}
 LOAD_BALANCER_CONTROLLER = ChartPin("aws-load-balancer-controller", "1.14.0", "https://aws.github.io/eks-charts")
 
 
@@ -59,12 +68,10 @@ class ClusterAddons(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        helm_release("cluster-autoscaler", CLUSTER_AUTOSCALER, "kube-system", {
+        helm_release("cluster-autoscaler", CLUSTER_AUTOSCALER[args.kubernetes_version], "kube-system", {
             "cloudProvider": "aws",
             "awsRegion": args.region,
             "autoDiscovery": {"clusterName": args.cluster_name},
-            # The autoscaler's minor must match the control plane's.
-            "image": {"tag": f"v{args.kubernetes_version}.0"},
             "rbac": {"serviceAccount": {"create": True, "name": "cluster-autoscaler"}},
             "extraArgs": {
                 "balance-similar-node-groups": "true",

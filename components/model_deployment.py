@@ -16,10 +16,10 @@ from .node_placement import SYSTEM_NODES
 from .iam_policy import allow, output_policy
 from .k8s_defaults import RESTRICTED_CONTAINER, restricted_pod, zone_spread
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
+from .seldon_contract import METRICS_PATH
 
 SERVICE_ACCOUNT = "model-server"
 REDIS_SECRET = "redis-auth"
-MODEL_CONTAINER = "model"
 # Seldon's executor: the container it adds to every predictor pod, and its HTTP/metrics port.
 EXECUTOR_CONTAINER = "seldon-container-engine"
 EXECUTOR_PORT = 8000
@@ -139,8 +139,8 @@ class ModelDeployment(pulumi.ComponentResource):
                     {"from": [{"source": {"principals": [args.gateway_principal]}}]},
                     # Scrapes: metrics paths only, read only.
                     {"to": [
-                        {"operation": {"ports": [str(EXECUTOR_PORT)], "methods": ["GET"], "paths": ["/prometheus"]}},
-                        {"operation": {"ports": [str(MODEL_PORT)], "methods": ["GET"], "paths": ["/metrics"]}},
+                        {"operation": {"ports": [str(EXECUTOR_PORT)], "methods": ["GET"], "paths": [METRICS_PATH]}},
+                        {"operation": {"ports": [str(MODEL_PORT)], "methods": ["GET"], "paths": [METRICS_PATH]}},
                     ]},
                 ],
             },
@@ -192,9 +192,9 @@ class ModelDeployment(pulumi.ComponentResource):
                 "podMetricsEndpoints": [
                     # seldon_api_executor_*: what callers see (the SLIs). Both containers name
                     # a port `metrics`; the container name tells the two scrapes apart.
-                    _scrape("metrics", "/prometheus", EXECUTOR_CONTAINER),
+                    _scrape("metrics", METRICS_PATH, EXECUTOR_CONTAINER),
                     # model_server_*: inference time, cache hits, loaded version.
-                    _scrape("metrics", "/metrics", MODEL_CONTAINER),
+                    _scrape("metrics", METRICS_PATH, model_container(model)),
                 ],
             },
             opts=in_ns,
@@ -210,6 +210,7 @@ class ModelDeployment(pulumi.ComponentResource):
                    image: pulumi.Input[str], min_replicas: int, max_replicas: int, traffic: int,
                    env: dict[str, pulumi.Input[str]]) -> dict:
         pods = _pods_of(model.name, predictor)
+        container = model_container(model)
         limits = {"memory": model.resources.memory}
         if model.resources.limits.cpu is not None:
             limits["cpu"] = model.resources.limits.cpu
@@ -237,7 +238,7 @@ class ModelDeployment(pulumi.ComponentResource):
                         "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": pods}},
                     }]}},
                     "containers": [{
-                        "name": MODEL_CONTAINER,
+                        "name": container,
                         "image": image,
                         "ports": [
                             {"name": "http", "containerPort": MODEL_PORT, "protocol": "TCP"},
@@ -258,7 +259,7 @@ class ModelDeployment(pulumi.ComponentResource):
                             # The server sizes its workers from its CPU request, which a
                             # container cannot otherwise see.
                             {"name": "CPU_REQUEST", "valueFrom": {"resourceFieldRef": {
-                                "containerName": MODEL_CONTAINER, "resource": "requests.cpu", "divisor": "1m"}}},
+                                "containerName": container, "resource": "requests.cpu", "divisor": "1m"}}},
                         ],
                         "resources": {"requests": {"cpu": model.resources.cpu, "memory": model.resources.memory}, "limits": limits},
                         # Ready once the model is loaded; live while the process answers. The
@@ -278,12 +279,14 @@ class ModelDeployment(pulumi.ComponentResource):
                     # The model container's CPU, not the pod's: the executor and the sidecar
                     # would dilute the signal.
                     "metricsv2": [{"type": "ContainerResource", "containerResource": {
-                        "name": "cpu", "container": MODEL_CONTAINER,
+                        "name": "cpu", "container": container,
                         "target": {"type": "Utilization", "averageUtilization": HPA_CPU_UTILIZATION}}}],
                 },
             }],
             "graph": {
-                "name": MODEL_CONTAINER,
+                # The executor answers a model's ready and metadata routes only for a graph
+                # node of that name, and Seldon runs a node in the container of its name.
+                "name": container,
                 "type": "MODEL",
                 "endpoint": {"type": "REST", "httpPort": MODEL_PORT, "grpcPort": MODEL_GRPC_PORT},
                 "children": [],
@@ -295,6 +298,11 @@ class ModelDeployment(pulumi.ComponentResource):
                 "env": [{"name": "SELDON_LOG_LEVEL", "value": "WARNING"}],
             },
         }
+
+
+def model_container(model: ModelSpec) -> str:
+    """The model server's container and graph node: named after the model (seldon_contract.py)."""
+    return model.name
 
 
 def _pods_of(model: str, predictor: str) -> dict[str, str]:

@@ -11,11 +11,14 @@ import pulumi_kubernetes as k8s
 
 from .node_placement import SYSTEM_NODES
 from .helm_release import ChartPin, helm_release
+from .seldon_contract import METRICS_PATH
 
 # Istio charts are released together and must move together (base carries the CRDs istiod
-# serves); 1.31.4 is the newest patch of the 1.31 line, which supports Kubernetes 1.35.
+# serves). 1.30.3 is the newest release in Istio's repository as mirrored for this project
+# (the 1.31 line had reached rc.0 there, so 1.31.4 could not be checked): its istioctl accepts
+# Kubernetes 1.32+, its CI runs on 1.35, and schemas/crds/ holds the CRDs of exactly this tag.
 ISTIO_REPOSITORY = "https://istio-release.storage.googleapis.com/charts"
-ISTIO_VERSION = "1.31.4"
+ISTIO_VERSION = "1.30.3"
 ISTIO_BASE = ChartPin("base", ISTIO_VERSION, ISTIO_REPOSITORY)
 ISTIOD = ChartPin("istiod", ISTIO_VERSION, ISTIO_REPOSITORY)
 ISTIO_GATEWAY = ChartPin("gateway", ISTIO_VERSION, ISTIO_REPOSITORY)
@@ -154,7 +157,9 @@ class ServingMesh(pulumi.ComponentResource):
                 # The executor is the SLI: callers' latency and errors are measured there.
                 "port": 8000,
                 "metricsPortName": "metrics",
-                "prometheus": {"path": "/prometheus"},
+                # Also the PREDICTIVE_UNIT_METRICS_ENDPOINT every model container is given:
+                # /metrics is what the model server serves (seldon_contract.py).
+                "prometheus": {"path": METRICS_PATH},
                 "resources": {"cpuRequest": "500m", "cpuLimit": "1", "memoryRequest": "512Mi", "memoryLimit": "512Mi"},
             },
             "manager": {"cpuRequest": "100m", "cpuLimit": "500m", "memoryRequest": "200Mi", "memoryLimit": "300Mi"},

@@ -113,5 +113,13 @@ def test_recsys_is_isolated(serving_preview, stack):
 def test_recsys_is_scraped_model_and_executor(serving_preview, stack):
     monitor = named(serving_preview[stack], "kubernetes:monitoring.coreos.com/v1:PodMonitor", "model-recsys-podmonitor")["inputs"]
     endpoints = {(e["path"], e["relabelings"][0]["regex"]) for e in monitor["spec"]["podMetricsEndpoints"]}
-    assert endpoints == {("/prometheus", "seldon-container-engine"), ("/metrics", "model")}
+    # The operator gives the executor and (PREDICTIVE_UNIT_METRICS_ENDPOINT) the model container
+    # one metrics path; the model server serves /metrics (tests/serving/test_executor_routes.py).
+    path = release(serving_preview[stack], "seldon-core-operator")["values"]["executor"]["prometheus"]["path"]
+    assert path == "/metrics"
+    # The model container is named after the model, like its graph node.
+    assert endpoints == {(path, "seldon-container-engine"), (path, "recsys")}
+    callers = named(serving_preview[stack], "kubernetes:security.istio.io/v1:AuthorizationPolicy",
+                    "model-recsys-callers")["inputs"]["spec"]
+    assert {p for op in callers["rules"][1]["to"] for p in op["operation"]["paths"]} == {path}
     assert monitor["spec"]["selector"] == {"matchLabels": {"seldon-deployment-id": "recsys"}}
