@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .kms import rotating_key
-from .secure_bucket import SecureBucket, SecureBucketArgs
+from .secure_bucket import SecureBucket, SecureBucketArgs, global_bucket_name
 
 PARQUET_STORAGE = {
     "input_format": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
@@ -144,7 +144,7 @@ class LakeCatalog(pulumi.ComponentResource):
         # Query results hold lake data: their own bucket and key, expired after the retention.
         results_key = rotating_key(f"{name}-results-key", f"Athena results of {args.name}", f"{args.name}-athena-results", self)
         results = SecureBucket(f"{name}-results", SecureBucketArgs(
-            bucket_name=f"{args.name}-athena-results-{args.account_id}-{args.region}",
+            bucket_name=global_bucket_name(args.name, "athena-results", args.account_id, args.region),
             force_destroy=args.force_destroy,
             noncurrent_version_expiration_days=args.noncurrent_version_expiration_days,
             kms_key_arn=results_key.arn,

@@ -93,7 +93,9 @@ def test_shipped_stacks_pass_and_every_rule_is_exercised(stacks):
         # Every named type of the program is covered by a rule (a new one fails here first).
         assert len(checked) >= 40
     aliases = [r["inputs"]["name"] for r in of_type(stacks["prod"], "aws:kms/alias:Alias")]
-    assert len(aliases) == 9 and len(set(aliases)) == 9
+    keys = of_type(stacks["prod"], "aws:kms/key:Key")
+    # One alias per customer key, no two alike (the duplicate MLflow alias was the fault).
+    assert len(aliases) == len(keys) >= 9 and len(set(aliases)) == len(aliases)
 
 
 def _write_stack(tmp_path, source: str, changes: dict) -> "Path":  # noqa: F821
@@ -110,7 +112,7 @@ def test_long_name_gets_a_bucket_within_63_characters(tmp_path, stacks):
     result = run_preview(tmp_path / "out", "staging", stack_file=path)
     assert result.returncode == 0, result.stderr
     buckets = {r["name"]: r["inputs"]["bucket"] for r in of_type(load_resources(tmp_path / "out", "staging"), "aws:s3/bucket:Bucket")}
-    assert len(buckets) == 6
+    assert len(buckets) == len(of_type(stacks["staging"], "aws:s3/bucket:Bucket")) >= 6
     assert buckets["airflow-logs"] == "xyzshopsmart-mlops-p-staging-airflow-logs-123456789012-use1"
     assert all(3 <= len(b) <= 63 and "-staging-" in b for b in buckets.values())
     # A name that fits keeps the region spelled out.
