@@ -81,7 +81,7 @@ class ServingMesh(pulumi.ComponentResource):
         }, after(istio_ns))
 
         cni = helm_release("istio-cni", ISTIO_CNI, CNI_NAMESPACE, {
-            "cni": {"resources": {"requests": {"cpu": "100m", "memory": "100Mi"}, "limits": {"memory": "200Mi"}}},
+            "resources": {"requests": {"cpu": "100m", "memory": "100Mi"}, "limits": {"memory": "200Mi"}},
         }, after(base))
 
         istiod = helm_release("istiod", ISTIOD, ISTIO_NAMESPACE, {
