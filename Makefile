@@ -9,7 +9,7 @@ STACKS := dev staging prod
 STACK ?=
 BASE ?=
 
-.PHONY: preview test test-infra test-serving venv system-deps lock bench-serving diff clean
+.PHONY: preview test test-infra test-serving test-mlflow venv system-deps lock bench-serving diff clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,13 +29,17 @@ lock: venv
 preview: venv
 	$(VENV)/bin/python -m tools.preview $(if $(STACK),$(STACK),$(STACKS))
 
-test: test-infra test-serving
+test: test-infra test-serving test-mlflow
 
 test-infra: venv system-deps
 	$(VENV)/bin/python -m pytest tests -q
 
 test-serving: system-deps
 	$(MAKE) -C services/serving test
+
+# The MLflow image's basic-auth provisioning against a real `mlflow server --app-name basic-auth`.
+test-mlflow:
+	$(MAKE) -C services/mlflow test
 
 bench-serving: system-deps
 	$(MAKE) -C services/serving bench

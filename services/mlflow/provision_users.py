@@ -12,11 +12,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
-from mlflow.server.auth.config import read_auth_config
-from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
-
 MIN_PASSWORD_LENGTH = 12  # MLflow refuses shorter passwords (mlflow.utils.validation)
 
 
@@ -38,8 +33,12 @@ def read_clients(directory: Path) -> dict[str, str]:
     return users
 
 
-def provision(store: SqlAlchemyStore, users: dict[str, str]) -> dict[str, str]:
-    """Creates each user or updates its password; returns {username: "created" | "updated"}."""
+def provision(store, users: dict[str, str]) -> dict[str, str]:
+    """Creates each user or updates its password in `store` (MLflow's auth SqlAlchemyStore);
+    returns {username: "created" | "updated"}."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+
     done: dict[str, str] = {}
     for username, password in sorted(users.items()):
         try:
@@ -63,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"provision_users: {e}", file=sys.stderr)
         return 2
+    # MLflow is imported after the input is checked: bad input answers in one line, fast.
+    from mlflow.server.auth.config import read_auth_config
+    from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+
     store = SqlAlchemyStore()
     store.init_db(read_auth_config().database_uri)
     for username, what in provision(store, users).items():
