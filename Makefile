@@ -10,7 +10,7 @@ STACKS := $(patsubst stacks/Pulumi.%.yaml,%,$(sort $(wildcard stacks/Pulumi.*.ya
 STACK ?=
 BASE ?=
 
-.PHONY: preview test test-infra test-serving venv system-deps lock bench-serving bench-preview diff clean
+.PHONY: preview test test-infra test-serving test-mlflow venv system-deps lock bench-serving bench-preview diff clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ lock: venv
 preview: venv
 	$(VENV)/bin/python -m tools.preview $(if $(STACK),$(STACK),$(STACKS))
 
-test: test-infra test-serving
+test: test-infra test-serving test-mlflow
 
 # One pytest worker per core (pytest-xdist); a file's tests stay on one worker, so each worker
 # builds the shared previews once.
@@ -46,6 +46,10 @@ test-serving: system-deps
 # Where the preview's time goes: phases per stack, the whole command, scaling with model files.
 bench-preview: venv
 	$(VENV)/bin/python -m tools.bench_preview
+
+# The MLflow image's basic-auth provisioning against a real `mlflow server --app-name basic-auth`.
+test-mlflow:
+	$(MAKE) -C services/mlflow test
 
 bench-serving: system-deps
 	$(MAKE) -C services/serving bench

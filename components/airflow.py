@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .helm_release import ChartPin, helm_release
-from .k8s_defaults import namespace_scope
+from .k8s_defaults import RESTRICTED_CONTAINER, namespace_scope, pod_security_labels
 from .iam_policy import allow, output_policy
 from .node_placement import SYSTEM_NODES
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
@@ -17,6 +17,16 @@ from .secure_bucket import global_bucket_name, service_bucket
 
 AIRFLOW_CHART = ChartPin("airflow", "1.18.0", "https://airflow.apache.org")
 NAMESPACE = "airflow"
+# Where workers find the pipeline's task pod template (KubernetesPodOperator pod_template_file);
+# the ConfigMap comes from components/pipeline_namespace.py.
+TASK_POD_TEMPLATE_DIR = "/opt/airflow/pod_templates"
+TASK_POD_TEMPLATE_CONFIGMAP = "pipeline-task-pod-template"
+AIRFLOW_UID = 50000  # the official image's `airflow` user (group 0, as the image expects)
+# Restricted-profile contexts for the chart's pods. Airflow's containers keep a writable root
+# (the image writes under /opt/airflow); everything else of `restricted` applies.
+AIRFLOW_POD_SECURITY = {"runAsNonRoot": True, "runAsUser": AIRFLOW_UID, "runAsGroup": 0, "fsGroup": 0,
+                        "seccompProfile": {"type": "RuntimeDefault"}}
+AIRFLOW_CONTAINER_SECURITY = {**RESTRICTED_CONTAINER, "readOnlyRootFilesystem": False}
 # Service accounts the chart creates under these names, each bound to its own role below.
 WORKER_SA, API_SA, TRIGGERER_SA, SCHEDULER_SA, DAG_PROCESSOR_SA = (
     "airflow-worker", "airflow-api-server", "airflow-triggerer", "airflow-scheduler", "airflow-dag-processor")
@@ -36,10 +46,6 @@ class AirflowArgs:
     force_destroy: bool
     noncurrent_version_expiration_days: int
     access_log_bucket: pulumi.Input[str]
-    lake_bucket_arns: list[pulumi.Input[str]]
-    lake_key_arn: pulumi.Input[str]
-    mlflow_bucket_arn: pulumi.Input[str]
-    mlflow_key_arn: pulumi.Input[str]
     mlflow_tracking_uri: str
     database: PostgresDatabaseArgs
     k8s_opts: pulumi.ResourceOptions
@@ -73,21 +79,17 @@ class Airflow(pulumi.ComponentResource):
                 cluster_name=args.cluster_name, namespace=NAMESPACE, service_account=sa, policy_json=policy,
             ), opts=child)
 
-        # Workers run the pipeline: read and write the lake, log runs and models to MLflow.
-        role(WORKER_SA, output_policy(
-            lambda logs_arn, logs_key, lake_key, mlflow_arn, mlflow_key, *lake: [
-                *logs_access(True)(logs_arn, logs_key),
-                allow(["s3:ListBucket"], [*lake, mlflow_arn]),
-                allow(["s3:GetObject", "s3:PutObject"], [f"{a}/*" for a in (*lake, mlflow_arn)]),
-                allow(["kms:Decrypt", "kms:GenerateDataKey"], [lake_key, mlflow_key]),
-            ],
-            logs.arn, key.arn, args.lake_key_arn, args.mlflow_bucket_arn, args.mlflow_key_arn, *args.lake_bucket_arns,
-        ))
+        # Workers orchestrate: the pipeline's data work runs as pods in the `pipeline` namespace
+        # with that namespace's role (components/pipeline_namespace.py). Workers write task logs only.
+        role(WORKER_SA, output_policy(logs_access(True), logs.arn, key.arn))
         role(API_SA, output_policy(logs_access(False), logs.arn, key.arn))  # shows task logs
         role(TRIGGERER_SA, output_policy(logs_access(True), logs.arn, key.arn))  # deferred tasks log too
         # The scheduler and DAG processor need no AWS access: no role for them.
 
-        ns_opts = namespace_scope(f"{name}-ns", NAMESPACE, k8s_child)
+        # Restricted: the chart's pods get the contexts below, and every pod the scheduler or a
+        # worker starts here (KubernetesExecutor) must meet the profile, or admission refuses it.
+        ns_opts = namespace_scope(f"{name}-ns", NAMESPACE, k8s_child, labels={
+            "app.kubernetes.io/part-of": "mlops-platform", **pod_security_labels("restricted")})
         metadata = k8s.core.v1.Secret(
             f"{name}-metadata",
             metadata={"name": "airflow-metadata", "namespace": NAMESPACE},
@@ -96,7 +98,7 @@ class Airflow(pulumi.ComponentResource):
         )
 
         log_folder = logs.id.apply(lambda b: f"s3://{b}/task-logs")
-        helm_release("airflow", AIRFLOW_CHART, NAMESPACE, {
+        values = {
             "executor": "KubernetesExecutor",
             "postgresql": {"enabled": False},
             "data": {"metadataSecretName": "airflow-metadata"},
@@ -133,7 +135,51 @@ class Airflow(pulumi.ComponentResource):
             # No admin/admin account: users come from the platform's identity provider.
             "webserver": {"defaultUser": {"enabled": False}},
             "nodeSelector": SYSTEM_NODES,
-        }, pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[metadata])))
+        }
+        helm_release("airflow", AIRFLOW_CHART, NAMESPACE, merge_values(values, _isolation_values()),
+                     pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[metadata])))
 
         self.logs_bucket = logs.id
         self.register_outputs({"logs_bucket": logs.id, "database": database.address})
+
+
+def _contexts(pod: dict | None = None, container: dict | None = None) -> dict:
+    return {"securityContexts": {"pod": pod or AIRFLOW_POD_SECURITY, "container": container or AIRFLOW_CONTAINER_SECURITY}}
+
+
+def _sized(cpu: str, memory: str, cpu_limit: str = "2") -> dict:
+    return {"resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory}}}
+
+
+def _isolation_values() -> dict:
+    """The chart's NetworkPolicies, security contexts and sizes: the chart's policies admit each
+    component's callers; components/network_policies.py adds the namespace's default-deny and
+    egress. Per-component entries are merged over the components' own values."""
+    nobody = {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534, "fsGroup": 65534,
+              "seccompProfile": {"type": "RuntimeDefault"}}  # statsd-exporter's and PgBouncer's user
+    return {
+        "networkPolicies": {"enabled": True},
+        "securityContexts": {"pod": AIRFLOW_POD_SECURITY, "containers": AIRFLOW_CONTAINER_SECURITY},
+        "scheduler": {**_contexts(), **_sized("500m", "1Gi")},
+        "workers": {**_contexts(), **_sized("500m", "2Gi"),
+                    # optional: workers start before the pipeline namespace's ConfigMap exists.
+                    "extraVolumes": [{"name": "task-pod-template", "configMap": {
+                        "name": TASK_POD_TEMPLATE_CONFIGMAP, "optional": True}}],
+                    "extraVolumeMounts": [{"name": "task-pod-template", "mountPath": TASK_POD_TEMPLATE_DIR, "readOnly": True}]},
+        "apiServer": {**_contexts(), **_sized("250m", "1Gi")},
+        "triggerer": {**_contexts(), **_sized("250m", "1Gi")},
+        "dagProcessor": {**_contexts(), **_sized("250m", "1Gi")},
+        "statsd": {**_contexts(nobody, RESTRICTED_CONTAINER), **_sized("50m", "128Mi", "500m")},
+        "pgbouncer": _contexts(nobody, RESTRICTED_CONTAINER),
+        "migrateDatabaseJob": {**_contexts(), **_sized("200m", "512Mi")},
+        "createUserJob": _contexts(),
+        "dags": {"gitSync": {"securityContexts": {"container": RESTRICTED_CONTAINER}, **_sized("50m", "128Mi", "500m")}},
+    }
+
+
+def merge_values(values: dict, extra: dict) -> dict:
+    """`extra` merged into `values` key by key (nested dicts merge, anything else replaces)."""
+    merged = dict(values)
+    for key, value in extra.items():
+        merged[key] = merge_values(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged

@@ -90,7 +90,8 @@ class ClusterAddons(pulumi.ComponentResource):
                 cluster_name=args.cluster_name,
                 namespace="kube-system",
                 service_account="aws-load-balancer-controller",
-                policy_json=load_balancer_controller_policy(args.cluster_name),
+                policy_json=pulumi.Output.from_input(args.vpc_id).apply(
+                    lambda vpc: load_balancer_controller_policy(args.cluster_name, args.region, vpc)),
             ),
             opts=child,
         )

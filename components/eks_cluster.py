@@ -7,7 +7,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from .iam_policy import service_trust_policy
-from .kms import rotating_key
+from .kms import log_group_key, rotating_key
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
@@ -43,10 +43,12 @@ class EksCluster(pulumi.ComponentResource):
             opts=child,
         )
         # Created first so the retention applies; EKS would otherwise create it with none.
+        log_group_name = f"/aws/eks/{args.name}/cluster"
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane",
-            name=f"/aws/eks/{args.name}/cluster",
+            name=log_group_name,
             retention_in_days=args.log_retention_days,
+            kms_key_id=log_group_key(f"{name}-control-plane-logs", log_group_name, args.region, self).arn,
             opts=child,
         )
 

@@ -52,6 +52,11 @@ class EksManagedAddons(pulumi.ComponentResource):
 
 
 def _configuration(addon: str, high_availability: bool) -> str | None:
+    if addon == "vpc-cni":
+        # The CNI's network policy agent enforces the platform's NetworkPolicies (off by
+        # default: without it every NetworkPolicy is accepted and ignored). A string, as the
+        # add-on's configuration schema wants it.
+        return '{"enableNetworkPolicy": "true"}'
     if addon == "coredns":
         # Every lookup of Redis, MSK and MLflow goes through CoreDNS: keep a replica per zone.
         return '{"replicaCount": %d}' % (3 if high_availability else 2)

@@ -35,3 +35,20 @@ def namespace_scope(resource_name: str, namespace: str, opts: pulumi.ResourceOpt
     created = k8s.core.v1.Namespace(resource_name, metadata={"name": namespace, **({"labels": labels} if labels else {})},
                                     opts=opts)
     return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[created]))
+
+
+# Pod Security admission levels, strictest first (kubernetes.io/docs/concepts/security/pod-security-standards).
+POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
+
+
+def pod_security_labels(enforce: str) -> dict[str, str]:
+    """Namespace labels that enforce `enforce` and warn and audit against `restricted`, so a
+    namespace held at baseline still reports what keeps it from restricted."""
+    if enforce not in POD_SECURITY_LEVELS:
+        raise ValueError(f"Pod Security level must be one of {', '.join(POD_SECURITY_LEVELS)} (got {enforce!r})")
+    return {
+        "pod-security.kubernetes.io/enforce": enforce,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+    }

@@ -11,6 +11,8 @@ import pulumi_aws as aws
 
 from .iam_policy import output_policy, policy_document
 from .kafka_access import producer_statements
+from .pod_identity import (POD_IDENTITY_SERVICE, SESSION_TAG_CLUSTER, SESSION_TAG_NAMESPACE,
+                           SESSION_TAG_SERVICE_ACCOUNT)
 
 
 @dataclass(frozen=True)
@@ -30,17 +32,20 @@ class KafkaProducerRoleArgs:
     service_accounts: list[ServiceAccount] = field(default_factory=list)
 
 
-def producer_trust(account_id: str, principal_arns: list[str], pod_identity: bool) -> str:
-    """Trust for the listed IAM principals and, if pod_identity, the EKS Pod Identity agent of
-    this account (aws:SourceAccount; the associations below pick the service accounts).
+def producer_trust(cluster_name: str, principal_arns: list[str], service_accounts: list[ServiceAccount]) -> str:
+    """Trust for the listed IAM principals and, per service account, the EKS Pod Identity agent
+    conditioned on the session tags EKS sets (cluster, namespace, service account), so no other
+    association in the account can use the role (same rule as pod_identity.pod_identity_trust).
     Raises ValueError when nobody would be trusted."""
     statements = []
     if principal_arns:
         statements.append({"Effect": "Allow", "Principal": {"AWS": sorted(principal_arns)}, "Action": ["sts:AssumeRole"]})
-    if pod_identity:
-        statements.append({"Effect": "Allow", "Principal": {"Service": ["pods.eks.amazonaws.com"]},
+    for sa in sorted(service_accounts, key=lambda a: (a.namespace, a.name)):
+        statements.append({"Effect": "Allow", "Principal": {"Service": POD_IDENTITY_SERVICE},
                            "Action": ["sts:AssumeRole", "sts:TagSession"],
-                           "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}})
+                           "Condition": {"StringEquals": {SESSION_TAG_CLUSTER: cluster_name,
+                                                          SESSION_TAG_NAMESPACE: sa.namespace,
+                                                          SESSION_TAG_SERVICE_ACCOUNT: sa.name}}})
     if not statements:
         raise ValueError("a producer role needs at least one principal ARN or service account")
     return policy_document(*statements)
@@ -56,7 +61,8 @@ class KafkaProducerRole(pulumi.ComponentResource):
             name,
             name=f"{args.name}-clickstream-producer",
             description=f"Kafka producers of {args.name}: write {', '.join(args.topics)}",
-            assume_role_policy=producer_trust(args.account_id, args.principal_arns, bool(args.service_accounts)),
+            assume_role_policy=pulumi.Output.from_input(args.cluster_name).apply(
+                lambda cluster: producer_trust(cluster, args.principal_arns, args.service_accounts)),
             opts=child,
         )
         aws.iam.RolePolicy(name, role=role.id, policy=output_policy(

@@ -14,12 +14,15 @@ from infra.models import ModelSpec, version_label
 
 from .node_placement import SYSTEM_NODES
 from .iam_policy import allow, output_policy
-from .k8s_defaults import RESTRICTED_CONTAINER, restricted_pod, zone_spread
+from .k8s_defaults import RESTRICTED_CONTAINER, pod_security_labels, restricted_pod, zone_spread
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from .seldon_contract import METRICS_PATH
 
 SERVICE_ACCOUNT = "model-server"
 REDIS_SECRET = "redis-auth"
+MLFLOW_AUTH_SECRET = "mlflow-auth"
+# The MLflow client contract: a directory with files `username` and `password`.
+MLFLOW_AUTH_DIR = "/var/run/secrets/mlflow-auth"
 # Seldon's executor: the container it adds to every predictor pod, and its HTTP/metrics port.
 EXECUTOR_CONTAINER = "seldon-container-engine"
 EXECUTOR_PORT = 8000
@@ -42,6 +45,9 @@ class ModelPlatform:
     cache_host: pulumi.Input[str]
     cache_port: int
     cache_auth_token: pulumi.Input[str]
+    # The MLflow user every model server reads the registry as (read-only by default).
+    mlflow_username: str = ""
+    mlflow_password: pulumi.Input[str] = ""
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,10 @@ class ModelDeployment(pulumi.ComponentResource):
         namespace = k8s.core.v1.Namespace(f"{name}-ns", metadata={
             "name": ns,
             # Every pod of the model gets a sidecar: mTLS in, Istio routing and telemetry.
-            "labels": {**labels, "istio-injection": "enabled"},
+            # Baseline, not restricted: Seldon 1.17's CRD gives its executor container no
+            # securityContext, so allowPrivilegeEscalation=false and dropped capabilities cannot
+            # be set on it. Istio CNI (serving_mesh.py) keeps istio-init's NET_ADMIN out.
+            "labels": {**labels, "istio-injection": "enabled", **pod_security_labels("baseline")},
             "annotations": {"platform.xyz/alert-route": _alert_route(model)},
         }, opts=child)
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
@@ -100,6 +109,14 @@ class ModelDeployment(pulumi.ComponentResource):
             metadata=meta(REDIS_SECRET),
             type="Opaque",
             string_data={"auth-token": args.platform.cache_auth_token},
+            opts=in_ns,
+        )
+
+        mlflow_auth = k8s.core.v1.Secret(
+            f"{name}-mlflow-auth",
+            metadata=meta(MLFLOW_AUTH_SECRET),
+            type="Opaque",
+            string_data={"username": args.platform.mlflow_username, "password": args.platform.mlflow_password},
             opts=in_ns,
         )
 
@@ -147,7 +164,7 @@ class ModelDeployment(pulumi.ComponentResource):
             opts=in_ns,
         )
 
-        env = dict(account=account.metadata["name"], redis=redis.metadata["name"])
+        env = dict(account=account.metadata["name"], redis=redis.metadata["name"], mlflow=mlflow_auth.metadata["name"])
         stable = model.replicas_in(args.environment)
         predictors = [self._predictor(model, args, ha, "stable", model.model_uri, args.image,
                                       stable.min, stable.max, 100 - (model.canary.traffic_percent if model.canary else 0), env)]
@@ -226,6 +243,8 @@ class ModelDeployment(pulumi.ComponentResource):
                 },
                 "spec": {
                     "serviceAccountName": env["account"],
+                    # The model server never calls the Kubernetes API.
+                    "automountServiceAccountToken": False,
                     "securityContext": restricted_pod(),
                     "nodeSelector": SYSTEM_NODES,
                     # Seldon's preStop sleeps 10 s so the endpoints drop the pod before the
@@ -250,6 +269,7 @@ class ModelDeployment(pulumi.ComponentResource):
                             {"name": "MODEL_NAME", "value": model.name},
                             {"name": "MODEL_URI", "value": uri},
                             {"name": "MLFLOW_TRACKING_URI", "value": args.platform.mlflow_tracking_uri},
+                            {"name": "MLFLOW_AUTH_DIR", "value": MLFLOW_AUTH_DIR},
                             {"name": "AWS_REGION", "value": args.platform.region},
                             {"name": "REDIS_HOST", "value": args.platform.cache_host},
                             {"name": "REDIS_PORT", "value": str(args.platform.cache_port)},
@@ -269,9 +289,11 @@ class ModelDeployment(pulumi.ComponentResource):
                         "livenessProbe": _probe("/v2/health/live", period=10, failures=3),
                         "securityContext": RESTRICTED_CONTAINER,
                         # The only writable paths: model cache and multiprocess metrics.
-                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
+                                         {"name": "mlflow-auth", "mountPath": MLFLOW_AUTH_DIR, "readOnly": True}],
                     }],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}}],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
+                                {"name": "mlflow-auth", "secret": {"secretName": env["mlflow"], "defaultMode": 0o440}}],
                 },
                 "hpaSpec": {
                     "minReplicas": min_replicas,

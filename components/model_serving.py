@@ -23,6 +23,7 @@ class ModelServingArgs:
     models: list[ModelSpec]
     repository_urls: dict[str, pulumi.Output[str]]
     platform: ModelPlatform
+    certificate_arn: str | None = None
 
 
 class ModelServing(pulumi.ComponentResource):
@@ -35,7 +36,10 @@ class ModelServing(pulumi.ComponentResource):
             ingress_scheme=args.ingress_scheme,
             gateway_replicas=args.gateway_replicas,
             high_availability=args.environment != "dev",
+            certificate_arn=args.certificate_arn,
         ), opts=pulumi.ResourceOptions(parent=self))
+        if args.certificate_arn is None and args.environment != "dev":
+            pulumi.log.warn(f"{args.environment}: no serving.certificateArn: the inference gateway serves plaintext HTTP")
 
         self.models = {}
         for model in args.models:

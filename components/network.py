@@ -5,7 +5,8 @@ from ipaddress import IPv4Network
 import pulumi
 import pulumi_aws as aws
 
-from .iam_policy import allow, output_policy, service_trust_policy
+from .iam_policy import allow, output_policy, policy_document
+from .kms import log_group_key
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,7 @@ class NetworkArgs:
     availability_zones: list[str]
     nat_per_az: bool
     flow_log_retention_days: int
+    account_id: str
 
 
 def subnet_plan(cidr: IPv4Network, zones: int) -> tuple[list[IPv4Network], list[IPv4Network]]:
@@ -130,15 +132,27 @@ class Network(pulumi.ComponentResource):
         })
 
     def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, child: pulumi.ResourceOptions) -> None:
+        group_name = f"/mlops/{args.name}/vpc-flow-logs"
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
-            name=f"/mlops/{args.name}/vpc-flow-logs",
+            name=group_name,
             retention_in_days=args.flow_log_retention_days,
+            kms_key_id=log_group_key(f"{name}-flow-logs", group_name, args.region, self).arn,
             opts=child,
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",
-            assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com"),
+            # Only this account's flow logs may use the role (confused-deputy guard, VPC user
+            # guide "IAM role for publishing flow logs to CloudWatch Logs").
+            assume_role_policy=policy_document({
+                "Effect": "Allow",
+                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": args.account_id},
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{args.region}:{args.account_id}:vpc-flow-log/*"},
+                },
+            }),
             opts=child,
         )
         aws.iam.RolePolicy(

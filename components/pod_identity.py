@@ -7,10 +7,30 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from .iam_policy import service_trust_policy
+from .iam_policy import policy_document
 
-# Pod Identity needs TagSession: the agent tags sessions with cluster, namespace and pod.
-POD_IDENTITY_TRUST = service_trust_policy("pods.eks.amazonaws.com", actions=("sts:AssumeRole", "sts:TagSession"))
+POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
+# The session tags EKS Pod Identity sets when it assumes a role (EKS user guide, "Create IAM
+# role with trust policy required by EKS Pod Identity" and "List of session tags").
+SESSION_TAG_CLUSTER = "aws:RequestTag/eks-cluster-name"
+SESSION_TAG_NAMESPACE = "aws:RequestTag/kubernetes-namespace"
+SESSION_TAG_SERVICE_ACCOUNT = "aws:RequestTag/kubernetes-service-account"
+
+
+def pod_identity_trust(cluster_name: str, namespace: str, service_account: str) -> str:
+    """Trust for pods.eks.amazonaws.com (AssumeRole and TagSession: Pod Identity tags each
+    session), conditioned on the session tags, so the role serves only this cluster's
+    namespace/service account even if another association in the account names it."""
+    return policy_document({
+        "Effect": "Allow",
+        "Principal": {"Service": POD_IDENTITY_SERVICE},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {"StringEquals": {
+            SESSION_TAG_CLUSTER: cluster_name,
+            SESSION_TAG_NAMESPACE: namespace,
+            SESSION_TAG_SERVICE_ACCOUNT: service_account,
+        }},
+    })
 
 
 @dataclass(frozen=True)
@@ -30,7 +50,8 @@ class PodIdentityRole(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             name,
-            assume_role_policy=POD_IDENTITY_TRUST,
+            assume_role_policy=pulumi.Output.from_input(args.cluster_name).apply(
+                lambda cluster: pod_identity_trust(cluster, args.namespace, args.service_account)),
             description=f"Pod Identity for {args.namespace}/{args.service_account}",
             opts=child,
         )

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from .node_placement import SYSTEM_NODES
 from .helm_release import ChartPin, helm_release
 from .seldon_contract import METRICS_PATH
+from .k8s_defaults import pod_security_labels
 
 # Istio charts are released together and must move together (base carries the CRDs istiod
 # serves). 1.30.3 is the newest release in Istio's repository as mirrored for this project
@@ -22,6 +23,11 @@ ISTIO_VERSION = "1.30.3"
 ISTIO_BASE = ChartPin("base", ISTIO_VERSION, ISTIO_REPOSITORY)
 ISTIOD = ChartPin("istiod", ISTIO_VERSION, ISTIO_REPOSITORY)
 ISTIO_GATEWAY = ChartPin("gateway", ISTIO_VERSION, ISTIO_REPOSITORY)
+# Istio CNI sets up each pod's traffic redirection from the node, so injected pods no longer
+# need the istio-init container (NET_ADMIN, NET_RAW), which no Pod Security level short of
+# `privileged` admits. Its DaemonSet is node plumbing: it runs in kube-system beside aws-node.
+ISTIO_CNI = ChartPin("cni", ISTIO_VERSION, ISTIO_REPOSITORY)
+CNI_NAMESPACE = "kube-system"
 SELDON_CORE_OPERATOR = ChartPin("seldon-core-operator", "1.17.1", "https://storage.googleapis.com/seldon-charts")
 
 ISTIO_NAMESPACE = "istio-system"
@@ -41,6 +47,8 @@ class ServingMeshArgs:
     ingress_scheme: str  # "internal" | "internet-facing"
     gateway_replicas: int
     high_availability: bool
+    # An ACM certificate for the NLB's TLS listener; None serves plaintext HTTP on port 80.
+    certificate_arn: str | None = None
 
 
 class ServingMesh(pulumi.ComponentResource):
@@ -61,17 +69,29 @@ class ServingMesh(pulumi.ComponentResource):
         def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, depends_on=list(resources))
 
-        istio_ns = namespace(ISTIO_NAMESPACE)
+        # Pod Security: istiod under restricted (non-root, drops all capabilities; the pod's
+        # seccompProfile is set below). The gateway and the Seldon operator under baseline:
+        # their charts' pod specs were not rendered offline to check every field restricted
+        # asks for (the gateway's seccompProfile is set below); warn and audit report any gap
+        # to restricted before it is raised.
+        istio_ns = namespace(ISTIO_NAMESPACE, pod_security_labels("restricted"))
         # The gateway chart's pods ask for injection themselves (pod label), no namespace label.
-        gateway_ns = namespace(GATEWAY_NAMESPACE)
-        seldon_ns = namespace(SELDON_NAMESPACE)
+        gateway_ns = namespace(GATEWAY_NAMESPACE, pod_security_labels("baseline"))
+        seldon_ns = namespace(SELDON_NAMESPACE, pod_security_labels("baseline"))
 
         base = helm_release("istio-base", ISTIO_BASE, ISTIO_NAMESPACE, {
             "defaultRevision": "default",
         }, after(istio_ns))
 
+        cni = helm_release("istio-cni", ISTIO_CNI, CNI_NAMESPACE, {
+            "resources": {"requests": {"cpu": "100m", "memory": "100Mi"}, "limits": {"memory": "200Mi"}},
+        }, after(base))
+
         istiod = helm_release("istiod", ISTIOD, ISTIO_NAMESPACE, {
             "pilot": {
+                # Inject istio-validation (unprivileged) instead of istio-init: CNI redirects.
+                "cni": {"enabled": True},
+                "seccompProfile": {"type": "RuntimeDefault"},
                 "autoscaleEnabled": ha,
                 "autoscaleMin": 2 if ha else 1,
                 "autoscaleMax": 5 if ha else 1,
@@ -96,7 +116,7 @@ class ServingMesh(pulumi.ComponentResource):
                     "holdApplicationUntilProxyStarts": True,
                 },
             },
-        }, after(base))
+        }, after(base, cni))
 
         gateway_values = {
             "replicaCount": args.gateway_replicas,
@@ -116,13 +136,18 @@ class ServingMesh(pulumi.ComponentResource):
                     "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
                     "service.beta.kubernetes.io/aws-load-balancer-scheme": args.ingress_scheme,
                     "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
+                    **_tls_annotations(args.certificate_arn),
                 },
                 "ports": [
                     {"name": "status-port", "port": 15021, "protocol": "TCP", "targetPort": 15021},
-                    {"name": "http2", "port": 80, "protocol": "TCP", "targetPort": 80},
+                    # With a certificate the NLB terminates TLS on 443 and forwards to the
+                    # gateway's HTTP port inside the VPC; without one, plain HTTP on 80.
+                    {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 80} if args.certificate_arn
+                    else {"name": "http2", "port": 80, "protocol": "TCP", "targetPort": 80},
                 ],
             },
             "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+            "seccompProfile": {"type": "RuntimeDefault"},
             "nodeSelector": SYSTEM_NODES,
             "topologySpreadConstraints": [{
                 "maxSkew": 1,
@@ -171,3 +196,16 @@ class ServingMesh(pulumi.ComponentResource):
         # and the sidecar injector (istiod), or its first pods start outside the mesh.
         self.ready = [operator, istiod, base]
         self.register_outputs({"gateway": self.gateway, "gateway_principal": GATEWAY_PRINCIPAL})
+
+
+def _tls_annotations(certificate_arn: str | None) -> dict[str, str]:
+    """AWS Load Balancer Controller annotations for a TLS listener with an ACM certificate
+    (the controller's "Service annotations" reference); none without a certificate."""
+    if not certificate_arn:
+        return {}
+    return {
+        "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": certificate_arn,
+        "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "443",
+        # TLS 1.2/1.3 only, forward secrecy (ELB's recommended policy for NLB TLS listeners).
+        "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    }

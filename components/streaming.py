@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .iam_policy import policy_document
-from .kms import rotating_key
+from .kms import log_group_key, rotating_key
 from .private_access import cluster_only_security_group
 
 IAM_TLS_PORT = 9098  # MSK's port for IAM-authenticated TLS clients
@@ -34,6 +34,7 @@ class StreamingArgs:
     min_insync_replicas: int
     log_retention_days: int
     topics: list[Topic]
+    region: str
     # Amazon Data Firehose reads lake topics over MSK multi-VPC private connectivity (IAM only).
     firehose_private_access: bool = True
 
@@ -76,8 +77,10 @@ class Streaming(pulumi.ComponentResource):
             server_properties=server_properties(args.replication_factor, args.min_insync_replicas),
             opts=child,
         )
-        logs = aws.cloudwatch.LogGroup(f"{name}-broker-logs", name=f"/mlops/{args.name}/kafka-brokers",
-                                       retention_in_days=args.log_retention_days, opts=child)
+        logs_name = f"/mlops/{args.name}/kafka-brokers"
+        logs = aws.cloudwatch.LogGroup(f"{name}-broker-logs", name=logs_name, retention_in_days=args.log_retention_days,
+                                       kms_key_id=log_group_key(f"{name}-broker-logs", logs_name, args.region, self).arn,
+                                       opts=child)
 
         cluster = aws.msk.Cluster(
             name,

@@ -2,6 +2,9 @@
 import pulumi
 import pulumi_aws as aws
 
+from components.airflow import NAMESPACE as AIRFLOW_NAMESPACE
+from components.airflow import TASK_POD_TEMPLATE_CONFIGMAP
+from components.airflow import WORKER_SA as AIRFLOW_WORKER_SA
 from components.airflow import Airflow, AirflowArgs
 from components.cache import Cache, CacheArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
@@ -17,10 +20,17 @@ from components.mlflow import NAMESPACE as MLFLOW_NAMESPACE
 from components.mlflow import MlflowTracking, MlflowTrackingArgs
 from components.model_serving import ModelPlatform, ModelServing, ModelServingArgs
 from components.network import Network, NetworkArgs
-from components.observability import ModelAlerting, Observability, ObservabilityArgs
+from components.network_policies import NetworkIsolation, NetworkIsolationArgs
+from components.observability import PUSHGATEWAY_PORT, ModelAlerting, Observability, ObservabilityArgs
+from components.pipeline_namespace import PipelineNamespace, PipelineNamespaceArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec
 from components.node_placement import GPU_NODE_LABELS, GPU_TAINT
+from components.model_deployment import EXECUTOR_PORT, MODEL_PORT
+from components.observability import NAMESPACE as MONITORING_NAMESPACE
+from components.postgres import PORT as POSTGRES_PORT
 from components.postgres import PostgresDatabaseArgs
+from components.serving_mesh import GATEWAY_NAMESPACE, ISTIO_NAMESPACE, SELDON_NAMESPACE
+from components.streaming import IAM_TLS_PORT as KAFKA_PORT
 from components.registry import ContainerRegistry, ContainerRegistryArgs
 from components.streaming import Streaming, StreamingArgs, Topic
 
@@ -32,6 +42,11 @@ from .models import load_models_or_exit
 from .models.fit import fit_or_exit
 from .observability_rules import platform_rule_files
 from .tagging import register_tagging
+
+
+# MLflow users of the platform's clients (basic auth): the pipeline writes, model servers read.
+MLFLOW_PIPELINE_USER = "pipeline"
+MLFLOW_MODEL_USER = "model-server"
 
 
 def build_platform(cfg: PlatformConfig) -> None:
@@ -61,6 +76,7 @@ def build_platform(cfg: PlatformConfig) -> None:
         availability_zones=zones,
         nat_per_az=cfg.network.nat_gateways == "perAz",
         flow_log_retention_days=cfg.network.flow_log_retention_days,
+        account_id=account_id,
     ))
 
     cluster = EksCluster("cluster", EksClusterArgs(
@@ -139,6 +155,7 @@ def build_platform(cfg: PlatformConfig) -> None:
         min_insync_replicas=streaming_cfg.min_insync_replicas,
         log_retention_days=streaming_cfg.log_retention_days,
         topics=[Topic(t.name, t.partitions, t.retention_hours) for t in streaming_cfg.topics],
+        region=cfg.region,
         **data_plane,
     ))
     cache = Cache("cache", CacheArgs(
@@ -173,8 +190,9 @@ def build_platform(cfg: PlatformConfig) -> None:
         access_log_bucket=lake.access_log_bucket,
         database=database("mlflow", cfg.mlflow.database),
         k8s_opts=k8s_opts,
+        client_users=[MLFLOW_PIPELINE_USER, MLFLOW_MODEL_USER],
     ))
-    Airflow("airflow", AirflowArgs(
+    airflow = Airflow("airflow", AirflowArgs(
         name=name,
         account_id=account_id,
         region=cfg.region,
@@ -187,13 +205,25 @@ def build_platform(cfg: PlatformConfig) -> None:
         force_destroy=cfg.data_lake.force_destroy,
         noncurrent_version_expiration_days=cfg.data_lake.noncurrent_version_expiration_days,
         access_log_bucket=lake.access_log_bucket,
-        lake_bucket_arns=list(lake.bucket_arns.values()),
-        lake_key_arn=lake.key_arn,
-        mlflow_bucket_arn=mlflow.artifact_bucket_arn,
-        mlflow_key_arn=mlflow.artifact_key_arn,
         mlflow_tracking_uri=mlflow.tracking_uri,
         database=database("airflow", cfg.airflow.database),
         k8s_opts=k8s_opts,
+    ))
+    # KubernetesPodOperator tasks: their own namespace, identity and MLflow user.
+    pipeline = PipelineNamespace("pipeline", PipelineNamespaceArgs(
+        cluster_name=cluster.name,
+        region=cfg.region,
+        lake_bucket_arns=lake.bucket_arns,
+        lake_key_arn=lake.key_arn,
+        mlflow_bucket_arn=mlflow.artifact_bucket_arn,
+        mlflow_key_arn=mlflow.artifact_key_arn,
+        mlflow_username=MLFLOW_PIPELINE_USER,
+        mlflow_password=mlflow.client_passwords[MLFLOW_PIPELINE_USER],
+        launcher_namespace=AIRFLOW_NAMESPACE,
+        launcher_service_accounts=[AIRFLOW_WORKER_SA],
+        task_pod_template_configmap=TASK_POD_TEMPLATE_CONFIGMAP,
+        # The template's ConfigMap goes into Airflow's namespace.
+        k8s_opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[airflow])),
     ))
 
     obs = cfg.observability
@@ -250,7 +280,7 @@ def build_platform(cfg: PlatformConfig) -> None:
     pulumi.export("repositoryUrls", registry.repository_urls)
 
     # Istio, the Seldon operator and one ModelDeployment per models/<name>.yaml.
-    ModelServing("serving", ModelServingArgs(
+    serving = ModelServing("serving", ModelServingArgs(
         environment=cfg.environment,
         ingress_scheme=cfg.serving.ingress_scheme,
         gateway_replicas=cfg.serving.gateway_replicas,
@@ -265,9 +295,32 @@ def build_platform(cfg: PlatformConfig) -> None:
             cache_host=cache.host,
             cache_port=cache.port,
             cache_auth_token=cache.auth_token,
+            mlflow_username=MLFLOW_MODEL_USER,
+            mlflow_password=mlflow.client_passwords[MLFLOW_MODEL_USER],
         ),
+        certificate_arn=cfg.serving.certificate_arn,
     # The PodMonitor CRD comes with kube-prometheus-stack: serve after it is installed.
     ), opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, cluster_addons, observability]))
+
+    # Default-deny and the named allows in every namespace the platform owns.
+    NetworkIsolation("network-isolation", NetworkIsolationArgs(
+        vpc_cidr=str(cfg.network.cidr),
+        mlflow_namespace=mlflow.namespace,
+        mlflow_port=mlflow.port,
+        airflow_namespace=AIRFLOW_NAMESPACE,
+        pipeline_namespace=pipeline.namespace,
+        monitoring_namespace=MONITORING_NAMESPACE,
+        pushgateway_port=PUSHGATEWAY_PORT,
+        istio_namespace=ISTIO_NAMESPACE,
+        gateway_namespace=GATEWAY_NAMESPACE,
+        seldon_namespace=SELDON_NAMESPACE,
+        model_namespaces=sorted(m.name for m in models),
+        model_ports=[EXECUTOR_PORT, MODEL_PORT],
+        postgres_port=POSTGRES_PORT,
+        cache_port=cache.port,
+        kafka_port=KAFKA_PORT,
+    ), opts=pulumi.ResourceOptions(provider=cluster.provider,
+                                   depends_on=[mlflow, airflow, pipeline, observability, serving]))
 
 
 def build_ingest(cfg: PlatformConfig, name: str, account_id: str, lake: DataLake, streaming: Streaming,

@@ -86,12 +86,26 @@ def test_cluster_helm_addons_pinned_each_with_its_own_pod_identity(stacks):
 
 def test_pod_identity_roles_trust_only_the_pod_identity_service(stacks):
     for resources in stacks.values():
+        bound = {a["inputs"]["roleArn"]: (a["inputs"]["clusterName"], a["inputs"]["namespace"], a["inputs"]["serviceAccount"])
+                 for a in of_type(resources, "aws:eks/podIdentityAssociation:PodIdentityAssociation")}
+        checked = 0
         for role in of_type(resources, "aws:iam/role:Role"):
             trust = json.loads(role["inputs"]["assumeRolePolicy"])
             # GitHub's roles trust a federated principal (tests/test_delivery_oidc.py).
             principals = [s["Principal"].get("Service") for s in trust["Statement"]]
-            if ["pods.eks.amazonaws.com"] in principals:
-                assert trust["Statement"][0]["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+            if "pods.eks.amazonaws.com" in principals or ["pods.eks.amazonaws.com"] in principals:
+                statement = trust["Statement"][0]
+                assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+                # The session tags EKS sets must name the one association that uses the role.
+                cluster, namespace, sa = bound[f"arn:aws:iam::123456789012:role/{role['name']}"]
+                assert statement["Condition"]["StringEquals"] == {
+                    "aws:RequestTag/eks-cluster-name": cluster,
+                    "aws:RequestTag/kubernetes-namespace": namespace,
+                    "aws:RequestTag/kubernetes-service-account": sa,
+                }
+                checked += 1
+        # Every association's role was checked (one role per association).
+        assert checked == len(bound) >= 8
 
 
 def test_default_storage_class_is_encrypted_gp3(stacks):

@@ -109,9 +109,6 @@ def test_preview_of_unparsable_stack_file_exits_2(tmp_path):
 @pytest.mark.parametrize("overrides, expected", [
     ({"ingest": '{"contracts": ["nosuch"]}'},
      "stacks/Pulumi.dev.yaml: mlops:ingest.contracts[0] must name a lake contract: no file contracts/nosuch.yaml (got nosuch)"),
-    ({"streaming": '{"topics": [{"name": "other", "partitions": 3, "retentionHours": 24}]}'},
-     "stacks/Pulumi.dev.yaml: mlops:ingest.contracts[0] must name a contract whose topic streaming.topics declares "
-     "(declared: other) (got clickstream, which reads clickstream.events)"),
     ({"streaming": '{"brokerInstanceType": "kafka.t3.small"}'},
      "stacks/Pulumi.dev.yaml: mlops:streaming.brokerInstanceType must not be a kafka.t3 type: Firehose reads MSK over "
      "multi-VPC private connectivity, which t3 brokers lack (got kafka.t3.small)"),

@@ -46,7 +46,7 @@ def test_cache_tls_auth_encrypted_failover_outside_dev(stacks):
         assert secrets and all(s == "[secret]" for s in secrets)
 
 
-def test_databases_private_encrypted_backed_up_protected_in_prod(stacks):
+def test_databases_private_encrypted_backed_up_protected_outside_dev(stacks):
     for stack, resources in stacks.items():
         dbs = of_type(resources, "aws:rds/instance:Instance")
         assert {d["inputs"]["dbName"] for d in dbs} == {"mlflow", "airflow"}
@@ -56,5 +56,6 @@ def test_databases_private_encrypted_backed_up_protected_in_prod(stacks):
             assert i["password"] == "[secret]"
             assert i["backupRetentionPeriod"] >= 1
             assert i["multiAz"] is (stack != "dev")
-            assert i["deletionProtection"] is (stack == "prod")
-            assert i["skipFinalSnapshot"] is (stack != "prod")
+            # Staging mirrors prod: protected, with a final snapshot.
+            assert i["deletionProtection"] is (stack != "dev")
+            assert i["skipFinalSnapshot"] is (stack == "dev")

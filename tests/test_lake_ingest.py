@@ -154,9 +154,14 @@ def test_producer_role_writes_the_lake_topics_only(stacks):
         assert actions == {"kafka-cluster:Connect", "kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"}
         assert [r.rsplit("/", 1)[1] for r in resources_of(statements, "kafka-cluster:WriteData")] == [CONTRACT_FILE["topic"]]
         (pods,) = trust(resources, "kafka-producers")
-        assert pods["Principal"] == {"Service": ["pods.eks.amazonaws.com"]}
-        assert pods["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
         accounts = config(stack).ingest.producers.service_accounts
+        cluster = one(resources, "aws:eks/cluster:Cluster")["inputs"]["name"]
+        assert pods["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+        # Only the configured service account of this cluster (the session tags EKS sets).
+        assert pods["Condition"] == {"StringEquals": {
+            "aws:RequestTag/eks-cluster-name": cluster,
+            "aws:RequestTag/kubernetes-namespace": accounts[0].namespace,
+            "aws:RequestTag/kubernetes-service-account": accounts[0].service_account}}
         associations = [r["inputs"] for r in of_type(resources, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
                         if r["name"].startswith("kafka-producers-")]
         assert len(associations) == len(accounts) == 1

@@ -28,6 +28,9 @@ class ServingConfig(Section):
         description="Where the Istio ingress NLB listens: inside the VPC (the shop's backends call it) or public."
     )
     gateway_replicas: int = Field(ge=1, le=20, description="Istio ingress gateway pods (autoscaled from here).")
+    certificate_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$",
+        description="ACM certificate for the gateway NLB's TLS listener (443); unset serves plaintext HTTP on 80 (warned outside dev).")
 
 
 class PlatformConfig(Section):

@@ -324,3 +324,59 @@ CASES = {
     "k8s-serving-pdb-prod": ("prod", [seldon(), ROUTER, SERVING_PDB, SERVING_HPA], [seldon(pdb=False), ROUTER, SERVING_HPA]),
     "k8s-serving-hpa-min-prod": ("prod", [seldon(), ROUTER, SERVING_PDB, SERVING_HPA], [seldon(min_replicas=2), ROUTER, SERVING_PDB]),
 }
+
+
+# ---------------------------------------------------------------- isolation (policy/isolation_rules.py)
+PSA = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"}
+NS = rec("kubernetes:core/v1:Namespace", {"metadata": {"name": "pipeline", "labels": PSA}}, "pipeline-ns")
+NS_UNLABELLED = changed(NS, metadata__labels={"app.kubernetes.io/part-of": "mlops-platform"})
+NS_PRIVILEGED = changed(NS, metadata__labels={"pod-security.kubernetes.io/enforce": "privileged"})
+DENY = rec("kubernetes:networking.k8s.io/v1:NetworkPolicy", {
+    "metadata": {"name": "default-deny", "namespace": "pipeline"},
+    "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}, "pipeline-default-deny")
+ALLOW_DNS = rec("kubernetes:networking.k8s.io/v1:NetworkPolicy", {
+    "metadata": {"name": "allow-dns", "namespace": "pipeline"},
+    "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"ports": [{"protocol": "UDP", "port": 53}]}]}},
+    "pipeline-allow-dns")
+POD_ROLE = rec("kubernetes:rbac.authorization.k8s.io/v1:Role", {
+    "metadata": {"name": "pod-launcher", "namespace": "pipeline"},
+    "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "delete"]}]}, "pod-launcher")
+POD_BINDING = rec("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", {
+    "metadata": {"name": "airflow-pod-launcher", "namespace": "pipeline"},
+    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-launcher"},
+    "subjects": [{"kind": "ServiceAccount", "name": "airflow-worker", "namespace": "airflow"}]}, "pod-launcher-binding")
+POD_CLUSTER_ROLE = rec("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", {
+    "metadata": {"name": "pod-launcher"}, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]}]}, "cluster-pod-launcher")
+POD_CLUSTER_BINDING = rec("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", {
+    "metadata": {"name": "airflow-everywhere"},
+    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "pod-launcher"},
+    "subjects": [{"kind": "ServiceAccount", "name": "airflow-worker", "namespace": "airflow"}]}, "cluster-pod-launcher-binding")
+AIRFLOW_NS = rec("kubernetes:core/v1:Namespace", {"metadata": {"name": "airflow", "labels": PSA}}, "airflow-ns")
+AIRFLOW_RELEASE = rec("kubernetes:helm.sh/v3:Release", {"name": "airflow", "chart": "airflow", "version": "1.18.0",
+                                                         "namespace": "airflow", "values": {"executor": "KubernetesExecutor"},
+                                                         "repositoryOpts": {"repo": "https://airflow.apache.org"}}, "airflow")
+TAGGED_TRUST = {"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {"StringEquals": {"aws:RequestTag/eks-cluster-name": "xyz-mlops-prod",
+                                               "aws:RequestTag/kubernetes-namespace": "pipeline",
+                                               "aws:RequestTag/kubernetes-service-account": "pipeline"}}}
+POD_ROLE_TRUSTED = rec("aws:iam/role:Role", tagged({"assumeRolePolicy": doc(TAGGED_TRUST)}), "pipeline-tasks")
+NODE_ROLE = rec("aws:iam/role:Role", tagged({"assumeRolePolicy": doc(
+    {"Effect": "Allow", "Principal": {"Service": ["ec2.amazonaws.com"]}, "Action": ["sts:AssumeRole"]})}), "nodes")
+LOG_GROUP = rec("aws:cloudwatch/logGroup:LogGroup", tagged({"name": "/x", "retentionInDays": 30, "kmsKeyId": "arn:aws:kms:us-east-1:1:key/k"}))
+
+CASES.update({
+    "k8s-namespace-pod-security": ("prod", [NS, changed(NS, metadata__labels={"pod-security.kubernetes.io/enforce": "baseline"})],
+                                   [NS_UNLABELLED, NS_PRIVILEGED]),
+    "k8s-namespace-default-deny": ("prod", [NS, DENY, ALLOW_DNS],
+                                   # Only an allow, a deny of ingress alone, and a "deny" that allows something.
+                                   [NS, ALLOW_DNS, changed(DENY, spec__policyTypes=["Ingress"]),
+                                    changed(DENY, metadata__namespace="other")]),
+    "k8s-pod-launch-needs-pod-security": ("prod", [NS, POD_ROLE, POD_BINDING, AIRFLOW_NS, AIRFLOW_RELEASE, POD_CLUSTER_ROLE],
+                                          [NS_UNLABELLED, POD_ROLE, POD_BINDING, changed(AIRFLOW_NS, metadata__labels={}),
+                                           AIRFLOW_RELEASE, POD_CLUSTER_ROLE, POD_CLUSTER_BINDING]),
+    "iam-pod-identity-trust-session-tags": ("prod", [POD_ROLE_TRUSTED, NODE_ROLE], [
+        changed(POD_ROLE_TRUSTED, assumeRolePolicy=doc({k: v for k, v in TAGGED_TRUST.items() if k != "Condition"})),
+        changed(POD_ROLE_TRUSTED, assumeRolePolicy=doc({**TAGGED_TRUST, "Condition": {"StringEquals": {
+            "aws:RequestTag/kubernetes-namespace": "pipeline"}}}))]),
+    "log-group-kms": ("prod", [LOG_GROUP], [changed(LOG_GROUP, kmsKeyId=None)]),
+})
