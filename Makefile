@@ -9,7 +9,7 @@ STACKS := dev staging prod
 STACK ?=
 BASE ?=
 
-.PHONY: preview test test-infra test-serving venv system-deps lock bench-serving diff clean
+.PHONY: preview test test-infra test-serving test-dags venv system-deps lock lock-dags bench-serving diff clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ lock: venv
 preview: venv
 	$(VENV)/bin/python -m tools.preview $(if $(STACK),$(STACK),$(STACKS))
 
-test: test-infra test-serving
+test: test-infra test-serving test-dags
 
 test-infra: venv system-deps
 	$(VENV)/bin/python -m pytest tests -q
@@ -37,11 +37,27 @@ test-infra: venv system-deps
 test-serving: system-deps
 	$(MAKE) -C services/serving test
 
+# The Airflow DAGs in dags/, tested in their own environment: the Airflow the chart runs
+# (components/airflow.py AIRFLOW_VERSION) and the Kubernetes provider, locked in dags/requirements.txt.
+DAGS_VENV := dags/.venv
+$(DAGS_VENV)/.installed: dags/requirements.txt
+	$(PYTHON) -m venv $(DAGS_VENV)
+	$(DAGS_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(DAGS_VENV)/bin/uv pip sync -q -p $(DAGS_VENV)/bin/python dags/requirements.txt
+	touch $@
+
+test-dags: $(DAGS_VENV)/.installed
+	$(DAGS_VENV)/bin/python -m pytest dags/tests -q -p no:cacheprovider
+
+lock-dags: venv
+	$(VENV)/bin/uv pip compile -q -p 3.11 --no-header dags/requirements.in -o dags/requirements.txt
+	sed -i '1i # Resolved from dags/requirements.in with `make lock-dags` (uv pip compile); do not edit by hand.' dags/requirements.txt
+
 bench-serving: system-deps
 	$(MAKE) -C services/serving bench
 
 clean:
-	rm -rf build $(VENV) services/*/.venv
+	rm -rf build $(VENV) services/*/.venv $(DAGS_VENV)
 
 # Review of a change (policy pack, cost, diff) and the workflow linter; see tools/review.py,
 # tools/cost.py, tools/diff.py and .github/workflows/pr.yml.

@@ -16,6 +16,9 @@ from .postgres import PostgresDatabase, PostgresDatabaseArgs
 from .secure_bucket import service_bucket
 
 AIRFLOW_CHART = ChartPin("airflow", "1.18.0", "https://airflow.apache.org")
+# The chart's own default (appVersion 3.0.2), pinned so a chart bump cannot move the Airflow that
+# runs the DAGs away from the one dags/requirements.txt tests them with (dags/tests checks both).
+AIRFLOW_VERSION = "3.0.2"
 NAMESPACE = "airflow"
 # Service accounts the chart creates under these names, each bound to its own role below.
 WORKER_SA, API_SA, TRIGGERER_SA, SCHEDULER_SA, DAG_PROCESSOR_SA = (
@@ -98,6 +101,8 @@ class Airflow(pulumi.ComponentResource):
         log_folder = logs.id.apply(lambda b: f"s3://{b}/task-logs")
         helm_release("airflow", AIRFLOW_CHART, NAMESPACE, {
             "executor": "KubernetesExecutor",
+            "airflowVersion": AIRFLOW_VERSION,
+            "defaultAirflowTag": AIRFLOW_VERSION,
             "postgresql": {"enabled": False},
             "data": {"metadataSecretName": "airflow-metadata"},
             # Each KubernetesExecutor task opens connections: pool them in front of RDS.
