@@ -118,7 +118,8 @@ class _Model:
                 f"{{{{ $value | humanizePercentage }}}} of {self.model} requests failed over the long window; "
                 f"the {slo.number(self.availability * 100)}% availability SLO allows "
                 f"{slo.number(availability_budget * 100)}%.",
-                "Open the RED dashboard: if the errors come from the canary predictor, set its traffic to 0; "
+                f"Open the RED dashboard: if the errors come from the canary predictor, trigger the Airflow DAG "
+                f"release_rollback_{self.model}; "
                 "otherwise roll the SeldonDeployment back to the previous model version and read the "
                 "model-server logs.",
             ))
@@ -148,8 +149,8 @@ class _Model:
                 f"{self.model}: canary error rate above {slo.number(self.canary_rate * 100)}%",
                 f"The canary predictor of {self.model} fails {{{{ $value | humanizePercentage }}}} of its requests "
                 f"(stable is the baseline).",
-                f"Roll the canary back: set the canary predictor's traffic to 0 in the SeldonDeployment "
-                f"{self.namespace}/{self.model}, then compare canary and stable logs.",
+                f"Roll the canary back: trigger the Airflow DAG release_rollback_{self.model} (or run "
+                f"`python -m pipeline release {self.model} rollback`), then compare canary and stable logs.",
             ),
             self._alert(
                 "ModelP99LatencyHigh", p99_expr, "ticket", "10m",
