@@ -61,7 +61,7 @@ def _start(args: list[str], ready_url: str, log: Path, env: dict | None = None) 
     process = subprocess.Popen(args, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         _wait_ready(ready_url, process, log)
-    except AssertionError:
+    except BaseException:  # not ready, or the run interrupted: leave nothing running
         _stop(process)
         raise
     return process

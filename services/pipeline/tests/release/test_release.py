@@ -151,22 +151,17 @@ def test_too_little_canary_traffic_is_neither_promoted_nor_rolled_back(env, admi
 
 # --- thresholds on both sides of the edge ------------------------------------------------------
 
-@pytest.mark.parametrize(("model", "decision", "error_ratio"), [
-    ("edge-under", "promote", 0.0099), ("edge-over", "rollback", 0.0101)])
-def test_the_1_percent_error_threshold(env, admin, capsys, model, decision, error_ratio):
+@pytest.mark.parametrize(("model", "decision", "field", "measured"), [
+    ("edge-under", "promote", "error_ratio", pytest.approx(0.0099, rel=1e-6)),
+    ("edge-over", "rollback", "error_ratio", pytest.approx(0.0101, rel=1e-6)),
+    # p99 interpolated in the executor's buckets (recorded.py): 98 ms and 113.6 ms against 100 ms.
+    ("slow-under", "promote", "p99_seconds", pytest.approx(0.098, abs=0.0005)),
+    ("slow-over", "rollback", "p99_seconds", pytest.approx(0.1136, abs=0.0005))])
+def test_thresholds_on_both_sides_of_the_edge(env, admin, capsys, model, decision, field, measured):
     in_canary(admin, capsys, model)
     code, result, _ = analyze(capsys, model)
     assert (code, result["decision"]) == (0, decision)
-    assert result["canary"]["error_ratio"] == pytest.approx(error_ratio)
-
-
-@pytest.mark.parametrize(("model", "decision", "p99"), [
-    ("slow-under", "promote", 0.098), ("slow-over", "rollback", 0.1136)])
-def test_the_slo_p99_threshold(env, admin, capsys, model, decision, p99):
-    in_canary(admin, capsys, model)
-    code, result, _ = analyze(capsys, model)
-    assert (code, result["decision"]) == (0, decision)
-    assert result["canary"]["p99_seconds"] == pytest.approx(p99, abs=0.0005)
+    assert result["canary"][field] == measured
 
 
 def test_the_minimum_request_count_is_an_argument(env, admin, capsys):
