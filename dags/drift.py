@@ -5,13 +5,20 @@ drift_<model>: drift -> drift_detected (short-circuit) -> retrain (emits mlops:/
 """
 from __future__ import annotations
 
+import sys
 from datetime import datetime
+from pathlib import Path
 
 from airflow.sdk import DAG, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-import model_files
-from pipeline_tasks import drift_asset, step
+# The helpers next to this file: Airflow 3.0.2 does not put the DAG folder on sys.path for every
+# process that parses DAGs (dag.test() in a fresh process does not), so do not rely on it.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import model_files  # noqa: E402
+from pipeline_tasks import drift_asset, step  # noqa: E402
 
 DAILY = "0 2 * * *"  # before the weekly training's 03:00, so a drifted Monday retrains once
 LAKE = "{{ var.value.get('mlops_lake', 's3://xyz-mlops-lake') }}"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
+import subprocess
 import sys
 import textwrap
 
@@ -59,6 +61,9 @@ def test_training_runs_the_pipeline_then_the_canary_release(bag):
     assert edges(dag) == TRAINING_EDGES
     assert len(dag.tasks) == 12
     assert dag.max_active_runs == 1
+    window = dag.get_task("canary_window")
+    assert window.task_type == "DateTimeSensorAsync"  # deferred: no worker slot held while it waits
+    assert "params.canary_window_minutes" in window.target_time
 
 
 def test_training_is_weekly_and_triggered_by_drift(bag):
@@ -225,3 +230,32 @@ def test_the_chart_runs_the_airflow_version_the_dags_are_tested_with():
     assert pinned and pinned[1] == airflow.__version__
     locked = re.search(r"^apache-airflow==(\S+)$", (DAGS / "requirements.txt").read_text(), re.M)
     assert locked[1] == airflow.__version__
+
+
+DECIDING_STAND_IN = STAND_IN + textwrap.dedent('''
+    if argv[0] == "release" and argv[2] == "analyze":
+        with open(argv[argv.index("--result-file") + 1], "w") as out:
+            json.dump({"decision": "promote"}, out)
+''')
+
+
+def test_the_training_dag_runs_end_to_end_with_the_local_runner(tmp_path):
+    """dag.test(): every step through the local runner, the canary window deferred for a minute,
+    the analysis' XCom read by the branch, which promotes and skips the rollback."""
+    package = tmp_path / "stand-in" / "pipeline"
+    package.mkdir(parents=True)
+    (package / "__main__.py").write_text(DECIDING_STAND_IN)
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "home"), "PIPELINE_RUNNER": "local",
+           "PIPELINE_PYTHON": sys.executable, "PYTHONPATH": str(tmp_path / "stand-in")}
+    migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True,
+                             text=True, timeout=900)
+    assert migrate.returncode == 0, migrate.stderr[-2000:]
+    done = subprocess.run([sys.executable, str(DAGS / "tests" / "run_training_locally.py"), str(DAGS),
+                           f"training_{MODEL}"], env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    states = json.loads(done.stdout.strip().splitlines()[-1])
+    assert states.pop("run") == "success"
+    assert states.pop("rollback") == "skipped"
+    assert states == {task: "success" for task in (
+        "validate", "features", "train", "evaluate", "export", "register", "release_start", "canary_window",
+        "canary_analysis", "decide", "promote")}
