@@ -10,7 +10,7 @@ STACKS := $(patsubst stacks/Pulumi.%.yaml,%,$(sort $(wildcard stacks/Pulumi.*.ya
 STACK ?=
 BASE ?=
 
-.PHONY: preview test test-infra test-serving test-mlflow venv system-deps lock bench-serving bench-preview diff clean
+.PHONY: preview test test-infra test-serving test-mlflow test-dags venv system-deps lock lock-dags bench-serving bench-preview diff clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ lock: venv
 preview: venv
 	$(VENV)/bin/python -m tools.preview $(if $(STACK),$(STACK),$(STACKS))
 
-test: test-infra test-serving test-mlflow
+test: test-infra test-serving test-mlflow test-dags
 
 # One pytest worker per core (pytest-xdist); a file's tests stay on one worker, so each worker
 # builds the shared previews once.
@@ -51,11 +51,27 @@ bench-preview: venv
 test-mlflow:
 	$(MAKE) -C services/mlflow test
 
+# The Airflow DAGs in dags/, tested in their own environment: the Airflow the chart runs
+# (components/airflow.py AIRFLOW_VERSION) and the Kubernetes provider, locked in dags/requirements.txt.
+DAGS_VENV := dags/.venv
+$(DAGS_VENV)/.installed: dags/requirements.txt
+	$(PYTHON) -m venv $(DAGS_VENV)
+	$(DAGS_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(DAGS_VENV)/bin/uv pip sync -q -p $(DAGS_VENV)/bin/python dags/requirements.txt
+	touch $@
+
+test-dags: $(DAGS_VENV)/.installed
+	$(DAGS_VENV)/bin/python -m pytest dags/tests -q -p no:cacheprovider
+
+lock-dags: venv
+	$(VENV)/bin/uv pip compile -q -p 3.11 --no-header dags/requirements.in -o dags/requirements.txt
+	sed -i '1i # Resolved from dags/requirements.in with `make lock-dags` (uv pip compile); do not edit by hand.' dags/requirements.txt
+
 bench-serving: system-deps
 	$(MAKE) -C services/serving bench
 
 clean:
-	rm -rf build $(VENV) services/*/.venv
+	rm -rf build $(VENV) services/*/.venv $(DAGS_VENV)
 
 # Review of a change (policy pack, cost, diff) and the workflow linter; see tools/review.py,
 # tools/cost.py, tools/diff.py and .github/workflows/pr.yml.

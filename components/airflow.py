@@ -16,6 +16,9 @@ from .postgres import PostgresDatabase, PostgresDatabaseArgs
 from .secure_bucket import global_bucket_name, service_bucket
 
 AIRFLOW_CHART = ChartPin("airflow", "1.18.0", "https://airflow.apache.org")
+# The chart's own default (appVersion 3.0.2), pinned so a chart bump cannot move the Airflow that
+# runs the DAGs away from the one dags/requirements.txt tests them with (dags/tests checks both).
+AIRFLOW_VERSION = "3.0.2"
 NAMESPACE = "airflow"
 # Where workers find the pipeline's task pod template (KubernetesPodOperator pod_template_file);
 # the ConfigMap comes from components/pipeline_namespace.py.
@@ -100,6 +103,8 @@ class Airflow(pulumi.ComponentResource):
         log_folder = logs.id.apply(lambda b: f"s3://{b}/task-logs")
         values = {
             "executor": "KubernetesExecutor",
+            "airflowVersion": AIRFLOW_VERSION,
+            "defaultAirflowTag": AIRFLOW_VERSION,
             "postgresql": {"enabled": False},
             "data": {"metadataSecretName": "airflow-metadata"},
             # No PgBouncer. Airflow 3 (this chart's apiServer and dagProcessor) gives task pods no

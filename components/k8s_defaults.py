@@ -41,6 +41,12 @@ def namespace_scope(resource_name: str, namespace: str, opts: pulumi.ResourceOpt
 POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
 
 
+# Every model-serving namespace carries this label; the platform's NetworkPolicies admit model
+# pods by it rather than by listing namespaces, so onboarding a model changes no other object.
+# Labelling a namespace takes cluster-admin rights: the label is as strong as the namespace list.
+MODEL_NAMESPACE_LABELS = {"platform.xyz/workload": "model-serving"}
+
+
 def pod_security_labels(enforce: str) -> dict[str, str]:
     """Namespace labels that enforce `enforce` and warn and audit against `restricted`, so a
     namespace held at baseline still reports what keeps it from restricted."""

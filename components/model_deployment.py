@@ -14,7 +14,7 @@ from infra.models import ModelSpec, version_label
 
 from .node_placement import SYSTEM_NODES
 from .iam_policy import allow, output_policy
-from .k8s_defaults import RESTRICTED_CONTAINER, pod_security_labels, restricted_pod, zone_spread
+from .k8s_defaults import MODEL_NAMESPACE_LABELS, RESTRICTED_CONTAINER, pod_security_labels, restricted_pod, zone_spread
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from .seldon_contract import METRICS_PATH
 
@@ -83,7 +83,8 @@ class ModelDeployment(pulumi.ComponentResource):
             # Baseline, not restricted: Seldon 1.17's CRD gives its executor container no
             # securityContext, so allowPrivilegeEscalation=false and dropped capabilities cannot
             # be set on it. Istio CNI (serving_mesh.py) keeps istio-init's NET_ADMIN out.
-            "labels": {**labels, "istio-injection": "enabled", **pod_security_labels("baseline")},
+            "labels": {**labels, "istio-injection": "enabled", **MODEL_NAMESPACE_LABELS,
+                       **pod_security_labels("baseline")},
             "annotations": {"platform.xyz/alert-route": _alert_route(model)},
         }, opts=child)
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])

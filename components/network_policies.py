@@ -14,6 +14,8 @@ from ipaddress import IPv4Network
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .k8s_defaults import MODEL_NAMESPACE_LABELS
+
 DNS_PORT = 53
 # EKS Pod Identity agent: a link-local address on every node, plain HTTP.
 POD_IDENTITY_AGENT = "169.254.170.23/32"
@@ -121,10 +123,11 @@ def traffic_matrix(args: NetworkIsolationArgs) -> dict[str, dict[str, dict]]:
     istiod = egress("allow-istiod", [namespace_peer(args.istio_namespace, pods=ISTIOD_PODS)], tcp(ISTIOD_XDS))
     mlflow = egress("allow-mlflow", [namespace_peer(args.mlflow_namespace)], tcp(args.mlflow_port))
     models = args.model_namespaces
+    model_pods = {"namespaceSelector": {"matchLabels": dict(MODEL_NAMESPACE_LABELS)}}
 
     matrix: dict[str, list[tuple[str, dict]]] = {
         args.mlflow_namespace: [
-            ingress("allow-clients", [namespace_peer(args.airflow_namespace, args.pipeline_namespace, *models)],
+            ingress("allow-clients", [namespace_peer(args.airflow_namespace, args.pipeline_namespace), model_pods],
                     tcp(args.mlflow_port)),
             # The metadata database: RDS in the private subnets (its security group admits the cluster).
             egress("allow-database", [vpc], tcp(args.postgres_port)),
@@ -167,7 +170,7 @@ def traffic_matrix(args: NetworkIsolationArgs) -> dict[str, dict[str, dict]]:
             ALLOW_AWS_APIS,
         ],
         args.istio_namespace: [
-            ingress("allow-mesh", [namespace_peer(args.gateway_namespace, *models)], tcp(ISTIOD_XDS)),
+            ingress("allow-mesh", [namespace_peer(args.gateway_namespace), model_pods], tcp(ISTIOD_XDS)),
             ingress("allow-webhook", [vpc], tcp(ISTIOD_WEBHOOK)),
             ingress("allow-scrape", [prometheus], tcp(ISTIOD_METRICS)),
             egress("allow-kubernetes-api", api_server, tcp(HTTPS)),
@@ -177,7 +180,7 @@ def traffic_matrix(args: NetworkIsolationArgs) -> dict[str, dict[str, dict]]:
             # preservation is off for IP targets), and health-checks the status port.
             ingress("allow-load-balancer", [vpc], tcp(80, HTTPS, GATEWAY_STATUS), pods=GATEWAY_PODS),
             ingress("allow-scrape", [prometheus], tcp(*ENVOY_METRICS)),
-            egress("allow-models", [namespace_peer(*models)], tcp(*args.model_ports)) if models else None,
+            egress("allow-models", [model_pods], tcp(*args.model_ports)),
             istiod,
         ],
         args.seldon_namespace: [

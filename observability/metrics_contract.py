@@ -72,6 +72,15 @@ CONTRACT: tuple[Metric, ...] = (
            PIPELINE, "share (0..1) of features that drifted in the last drift check"),
     Metric("mlops_model_version_info", "gauge", ("model", "version", "stage"),
            PIPELINE, "always 1; registry version per stage (production or staging)"),
+    # Release controller (`python -m pipeline release`), pushed per model after each decision.
+    Metric("mlops_release_decision_timestamp_seconds", "gauge", ("model", "decision"),
+           PIPELINE, "Unix time of the last release decision of each kind: start, promote, rollback, wait"),
+    Metric("mlops_release_analysis_error_ratio", "gauge", ("model", "predictor"),
+           PIPELINE, "share (0..1) of failed requests per predictor over the last canary analysis window"),
+    Metric("mlops_release_analysis_p99_seconds", "gauge", ("model", "predictor"),
+           PIPELINE, "p99 latency per predictor over the last canary analysis window"),
+    Metric("mlops_release_analysis_requests", "gauge", ("model", "predictor"),
+           PIPELINE, "requests per predictor over the last canary analysis window"),
     # Platform exporters.
     Metric("kube_horizontalpodautoscaler_status_current_replicas", "gauge",
            ("namespace", "horizontalpodautoscaler"), KSM, "replicas the HPA runs now"),

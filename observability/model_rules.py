@@ -10,15 +10,16 @@ import re
 
 from observability import slo
 from observability.metrics_contract import EXECUTOR_BUCKETS, EXECUTOR_ERROR_CODES
+from observability.release_queries import (CANARY_MAX_ERROR_RATIO, CANARY_MIN_REQUESTS, EXECUTOR, error_ratio,
+                                           executor_selector, latency_quantile, request_count)
 
-EXECUTOR = "seldon_api_executor_server_requests_seconds"
 TRAINING_TS = "mlops_training_last_success_timestamp_seconds"
 
 # Weekly retraining plus a day of slack for a failed run that is retried the next day.
 TRAINING_MAX_AGE_DAYS = 8
 # Below this many canary requests in 5 minutes one failed request is already 1%:
-# not enough evidence to wake someone up.
-CANARY_MIN_REQUESTS_5M = 100
+# not enough evidence to wake someone up (the release controller waits below it too).
+CANARY_MIN_REQUESTS_5M = CANARY_MIN_REQUESTS
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -29,7 +30,7 @@ def model_rule_groups(
     team: str,
     availability_target: float,
     latency_threshold_seconds: float,
-    canary_error_rate: float = 0.01,
+    canary_error_rate: float = CANARY_MAX_ERROR_RATIO,
     *,
     latency_target: float = 0.99,
 ) -> dict:
@@ -61,7 +62,7 @@ class _Model:
         self.model, self.namespace, self.team = model, namespace, team
         self.availability, self.threshold = availability, threshold
         self.canary_rate, self.latency_target = canary_rate, latency_target
-        self.executor = f'namespace="{namespace}",deployment_name="{model}"'
+        self.executor = executor_selector(namespace, model)
         self.record_selector = f'{{model="{model}",namespace="{namespace}"}}'
         self.le = slo.number(threshold)
 
@@ -117,7 +118,8 @@ class _Model:
                 f"{{{{ $value | humanizePercentage }}}} of {self.model} requests failed over the long window; "
                 f"the {slo.number(self.availability * 100)}% availability SLO allows "
                 f"{slo.number(availability_budget * 100)}%.",
-                "Open the RED dashboard: if the errors come from the canary predictor, set its traffic to 0; "
+                f"Open the RED dashboard: if the errors come from the canary predictor, trigger the Airflow DAG "
+                f"release_rollback_{self.model}; "
                 "otherwise roll the SeldonDeployment back to the previous model version and read the "
                 "model-server logs.",
             ))
@@ -136,22 +138,19 @@ class _Model:
 
     def serving_alert_group(self) -> dict:
         count = f"{EXECUTOR}_count"
-        canary = f'{self.executor},predictor_name="canary"'
-        canary_expr = (
-            f'(\n  (\n    sum(rate({count}{{{canary},code=~"{EXECUTOR_ERROR_CODES}"}}[5m]))\n    or vector(0)\n  )\n'
-            f"  /\n  sum(rate({count}{{{canary}}}[5m]))\n) > {slo.number(self.canary_rate)}\n"
-            f"and on()\nsum(increase({count}{{{canary}}}[5m])) >= {CANARY_MIN_REQUESTS_5M}\n"
-        )
-        p99_expr = (f"histogram_quantile(0.99,\n  sum by (predictor_name, le) "
-                    f"(rate({EXECUTOR}_bucket{{{self.executor}}}[5m]))\n) > {self.le}\n")
+        # The same expressions the release controller evaluates (observability/release_queries.py).
+        canary = executor_selector(self.namespace, self.model, "canary")
+        canary_expr = (f"{error_ratio(canary, '5m')} > {slo.number(self.canary_rate)}\n"
+                       f"and on()\n{request_count(canary, '5m')} >= {CANARY_MIN_REQUESTS_5M}\n")
+        p99_expr = f"{latency_quantile(self.executor, '5m')} > {self.le}\n"
         rules = [
             self._alert(
                 "ModelCanaryErrorRateHigh", canary_expr, "page", "5m",
                 f"{self.model}: canary error rate above {slo.number(self.canary_rate * 100)}%",
                 f"The canary predictor of {self.model} fails {{{{ $value | humanizePercentage }}}} of its requests "
                 f"(stable is the baseline).",
-                f"Roll the canary back: set the canary predictor's traffic to 0 in the SeldonDeployment "
-                f"{self.namespace}/{self.model}, then compare canary and stable logs.",
+                f"Roll the canary back: trigger the Airflow DAG release_rollback_{self.model} (or run "
+                f"`python -m pipeline release {self.model} rollback`), then compare canary and stable logs.",
             ),
             self._alert(
                 "ModelP99LatencyHigh", p99_expr, "ticket", "10m",

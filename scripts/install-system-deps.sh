@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real local tools the tests talk to, from Debian's packages:
 #   redis-server            the serving image's cache tests run against a real Redis
-#   prometheus              ships promtool, which unit-tests every alert rule
+#   prometheus              ships promtool, which unit-tests every alert rule, and the server
+#                           the release controller's canary analysis is tested against
+#   prometheus-pushgateway  receives the release decisions' mlops_release_* metrics in tests
 #   prometheus-alertmanager ships amtool, which checks the generated Alertmanager config
 #   jq                      jq 1.6 (Debian bookworm), the version Firehose runs partition queries with
 # Idempotent: does nothing when every tool is already on PATH.
@@ -10,6 +12,8 @@ set -euo pipefail
 declare -A tool_package=(
   [redis-server]=redis-server
   [promtool]=prometheus
+  [prometheus]=prometheus
+  [prometheus-pushgateway]=prometheus-pushgateway
   [amtool]=prometheus-alertmanager
   [node]=nodejs
   [jq]=jq
@@ -30,6 +34,6 @@ apt-get update -qq
 # --no-install-recommends: the tools only, not the exporters and web assets they recommend.
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian packages start their daemons where systemd runs; the tests start their own.
-for svc in prometheus prometheus-alertmanager redis-server; do
+for svc in prometheus prometheus-alertmanager prometheus-pushgateway redis-server; do
   (command -v systemctl >/dev/null && systemctl stop "$svc" 2>/dev/null) || true
 done

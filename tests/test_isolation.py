@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from components.k8s_defaults import pod_security_labels
+from components.k8s_defaults import MODEL_NAMESPACE_LABELS
 from components.network_policies import service_cidr
 from components.serving_mesh import _tls_annotations
 from preview_run import STACKS, of_type, one
@@ -83,9 +84,14 @@ def test_pushgateway_takes_pushes_from_the_pipeline_namespace_only(stacks):
 def test_mlflow_and_models_admit_only_their_named_callers(stacks):
     for resources in stacks.values():
         mlflow = ingress_sources(policies(resources, "mlflow")["allow-clients"])
-        assert len(mlflow) == 1
-        assert namespaces_of(mlflow[0][0]) == {"airflow", "pipeline", "recsys"}
-        assert mlflow[0][1] == [{"protocol": "TCP", "port": 5000}]
+        assert len(mlflow) == 2
+        named, labelled = mlflow
+        assert namespaces_of(named[0]) == {"airflow", "pipeline"}
+        # Model namespaces by their label (onboarding a model changes no MLflow policy).
+        assert labelled[0] == {"namespaceSelector": {"matchLabels": MODEL_NAMESPACE_LABELS}}
+        model_ns = one(resources, "kubernetes:core/v1:Namespace", "model-recsys-ns")["inputs"]["metadata"]
+        assert MODEL_NAMESPACE_LABELS.items() <= model_ns["labels"].items()
+        assert named[1] == labelled[1] == [{"protocol": "TCP", "port": 5000}]
         model = policies(resources, "recsys")
         gateway = ingress_sources(model["allow-gateway"])
         assert len(gateway) == 1 and namespaces_of(gateway[0][0]) == {"istio-ingress"}
@@ -125,11 +131,11 @@ def test_pipeline_namespace_identity_and_launch_rights(stacks):
         account_region = f"123456789012-us-east-1"
         assert writes == {f"arn:aws:s3:::xyz-mlops-{stack}-features-{account_region}/*",
                           f"arn:aws:s3:::xyz-mlops-{stack}-mlflow-{account_region}/models/*"}
-        role = one(resources, "kubernetes:rbac.authorization.k8s.io/v1:Role")["inputs"]
+        role = one(resources, "kubernetes:rbac.authorization.k8s.io/v1:Role", "pipeline-pod-launcher")["inputs"]
         assert role["metadata"]["namespace"] == "pipeline"
         assert {r for rule in role["rules"] for r in rule["resources"]} == {"pods", "pods/log", "events"}
         assert not {v for rule in role["rules"] for v in rule["verbs"]} & {"*", "escalate", "bind", "impersonate"}
-        binding = one(resources, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")["inputs"]
+        binding = one(resources, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "pipeline-pod-launcher")["inputs"]
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "airflow-worker", "namespace": "airflow"}]
         auth = one(resources, "kubernetes:core/v1:Secret", "pipeline-mlflow-auth")["inputs"]
         assert set(auth["stringData"]) == {"username", "password"} and auth["metadata"]["namespace"] == "pipeline"
@@ -186,7 +192,7 @@ def test_grafana_reads_only_its_namespace(stacks):
 def test_log_groups_encrypted_flow_log_role_bound_to_the_account(stacks):
     for resources in stacks.values():
         groups = of_type(resources, "aws:cloudwatch/logGroup:LogGroup")
-        assert len(groups) == 3
+        assert len(groups) >= 3  # flow logs, EKS control plane, MSK brokers (and Firehose's)
         assert all(g["inputs"]["kmsKeyId"] for g in groups)
         trust = json.loads(one(resources, "aws:iam/role:Role", "network-flow-logs")["inputs"]["assumeRolePolicy"])
         assert trust["Statement"][0]["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}

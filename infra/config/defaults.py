@@ -35,7 +35,8 @@ _COMMON: dict[str, Any] = {
     "cache": {"engineVersion": "8.0"},
     "mlflow": {"imageTag": "3.17.2"},
     "airflow": {
-        "dagsRepository": "https://github.com/xyz-shopsmart/ml-pipelines.git",
+        # This repository: its dags/ holds the training, drift and rollback DAGs (a fork sets its own URL).
+        "dagsRepository": "https://github.com/xyz-shopsmart/xyz-mlops.git",
         "dagsBranch": "main",
         "dagsPath": "dags",
     },

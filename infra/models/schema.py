@@ -25,6 +25,9 @@ RESERVED_NAMES = frozenset({
 LATENCY_BUCKETS_MS = tuple(int(round(b * 1000)) for b in EXECUTOR_BUCKETS)
 MAX_CANARY_PERCENT = 10  # the seed's release checklist: a canary starts at 10% of traffic at most
 PROD_MIN_REPLICAS = 3
+# The registry aliases the release controller moves: the stable predictor serves the champion,
+# the canary predictor the challenger (and the champion while no release is in progress).
+CHAMPION_ALIAS, CHALLENGER_ALIAS = "champion", "challenger"
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[A-Za-z0-9][\w.-]*)(@(?P<alias>[A-Za-z][\w-]*)|/(?P<version>[1-9][0-9]*))$")
@@ -150,10 +153,10 @@ class Slo(Section):
 
 
 class Canary(Section):
-    model_uri: str | None = Field(default=None, description="Candidate model URI in the registry.")
-    version: int | None = Field(default=None, ge=1, description="Candidate registry version of the stable model.")
-    image: str | None = Field(default=None, description="Candidate image; defaults to the stable image.")
-    traffic_percent: int = Field(description="Share of requests sent to the canary.")
+    # A traffic share only: which model it serves is the registry's `challenger` alias, moved by
+    # the release controller (`python -m pipeline release`), so a release changes no file.
+    image: str | None = Field(default=None, description="Canary server image; defaults to the stable image.")
+    traffic_percent: int = Field(description="Share of requests the canary predictor gets; it serves @challenger, or the champion while there is none.")
 
     @field_validator("traffic_percent")
     @classmethod
@@ -161,13 +164,6 @@ class Canary(Section):
         if not 1 <= v <= MAX_CANARY_PERCENT:
             raise ValueError(f"must be between 1 and {MAX_CANARY_PERCENT}: a canary starts at {MAX_CANARY_PERCENT}% of traffic at most")
         return v
-
-    @model_validator(mode="after")
-    def _one_source(self):
-        if (self.model_uri is None) == (self.version is None):
-            shown = "both" if self.model_uri is not None else "neither"
-            raise ValueError(f"must set exactly one of modelUri or version (got {shown})")
-        return self
 
 
 class Alerting(Section):
@@ -223,19 +219,15 @@ class ModelSpec(Section):
     def _cross(self):
         # The model's identity reads only models/<name>/ of the artifact bucket (where the pipeline
         # registers `<name>`): a URI of another registered model would fail with AccessDenied at start.
-        for key, uri in (("modelUri", self.model_uri), ("canary.modelUri", self.canary and self.canary.model_uri)):
-            match = _REGISTRY_URI.match(uri) if uri else None
-            if match and match["name"] != self.name:
-                raise FieldError(key, f"must load the model registered as {self.name} (models:/{self.name}@<alias> or "
-                                      f"models:/{self.name}/<version>): the model's role reads only models/{self.name}/ (got {uri})")
+        # (The canary serves the same registered model's challenger alias: it has no URI of its own.)
+        match = _REGISTRY_URI.match(self.model_uri)
+        if match and match["name"] != self.name:
+            raise FieldError("modelUri", f"must load the model registered as {self.name} (models:/{self.name}@<alias> or "
+                                         f"models:/{self.name}/<version>): the model's role reads only models/{self.name}/ (got {self.model_uri})")
         if self.canary is not None:
-            if self.canary.version is not None and not _REGISTRY_URI.match(self.model_uri):
-                raise FieldError("canary.version", f"needs modelUri to be a models:/ registry URI; give canary.modelUri instead (got {self.model_uri})")
-            if self.canary.model_uri is not None:
-                try:
-                    model_uri(self.canary.model_uri)
-                except ValueError as exc:
-                    raise FieldError("canary.modelUri", f"{exc} (got {self.canary.model_uri})") from None
+            if _REGISTRY_URI.match(self.model_uri)["alias"] != CHAMPION_ALIAS:
+                raise FieldError("modelUri", f"must be models:/<name>@{CHAMPION_ALIAS} when a canary is declared: "
+                                 f"releases move the {CHAMPION_ALIAS} and {CHALLENGER_ALIAS} aliases (got {self.model_uri})")
             if self.canary.image is not None:
                 try:
                     pinned_image(self.canary.image)
@@ -251,10 +243,8 @@ class ModelSpec(Section):
     def canary_uri(self) -> str | None:
         if self.canary is None:
             return None
-        if self.canary.model_uri is not None:
-            return self.canary.model_uri
         registered = _REGISTRY_URI.match(self.model_uri)["name"]
-        return f"models:/{registered}/{self.canary.version}"
+        return f"models:/{registered}@{CHALLENGER_ALIAS}"
 
     @property
     def alert_team(self) -> str:

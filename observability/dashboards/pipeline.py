@@ -1,7 +1,8 @@
-"""Pipeline dashboard: training freshness, drift, registry versions, stream lag and lake delivery."""
+"""Pipeline dashboard: training freshness, drift, registry versions, releases, stream lag and lake delivery."""
 
 from observability.dashboards._common import graph, listing, model_variable, new, single
 from observability.model_rules import TRAINING_MAX_AGE_DAYS
+from observability.release_queries import CANARY_MAX_ERROR_RATIO
 
 _M = 'model="$model"'
 
@@ -18,6 +19,15 @@ def build():
             .with_panel(listing("Model version in production",
                                 f'mlops_model_version_info{{{_M},stage="production"}}'))
             .with_panel(listing("Model version in staging", f'mlops_model_version_info{{{_M},stage="staging"}}'))
+            .with_panel(listing("Release decisions (last of each kind)",
+                                f"mlops_release_decision_timestamp_seconds{{{_M}}} * 1000"))
+            .with_panel(graph("Canary analysis: error ratio per predictor", "percentunit",
+                              [(f"mlops_release_analysis_error_ratio{{{_M}}}", "{{predictor}}")],
+                              [(CANARY_MAX_ERROR_RATIO, "red")]))
+            .with_panel(graph("Canary analysis: p99 per predictor", "s",
+                              [(f"mlops_release_analysis_p99_seconds{{{_M}}}", "{{predictor}}")]))
+            .with_panel(graph("Canary analysis: requests in the window", "short",
+                              [(f"mlops_release_analysis_requests{{{_M}}}", "{{predictor}}")]))
             .with_panel(graph("Kafka consumer lag", "short", [(
                 "max by (consumer_group, topic) (aws_kafka_sum_offset_lag_maximum)", "{{consumer_group}} {{topic}}")],
                 [(10000.0, "red")]))

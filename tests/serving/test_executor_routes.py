@@ -37,7 +37,7 @@ def serving_python() -> Path:
 @pytest.fixture(scope="module")
 def model_file(serving_python, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("model") / "recsys.onnx"
-    subprocess.run([str(serving_python), "-m", "tools.build_recsys_model", "--users", str(USERS),
+    subprocess.run([str(serving_python), "-m", "tools.build_recsys_model", "--customers", str(USERS),
                     "--items", str(ITEMS), "--dim", "8", "--out", str(out)],
                    cwd=SERVING_DIR, check=True, capture_output=True, timeout=300)
     return out
@@ -80,7 +80,9 @@ class ModelServer:
     def call(self, call: Call) -> requests.Response:
         body = None
         if call.method == "POST":
-            body = {"inputs": [{"name": "user_id", "shape": [2], "datatype": "INT64", "data": [1, 2]}]}
+            # The serving contract: the shop's customer ids in (BYTES), SKUs out.
+            body = {"inputs": [{"name": "customer_id", "shape": [2], "datatype": "BYTES",
+                                "data": ["C000000001", "C000000002"]}]}
         return requests.request(call.method, self.url + call.path, json=body, timeout=10)
 
     def stop(self) -> None:

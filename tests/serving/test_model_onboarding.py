@@ -26,7 +26,8 @@ def test_a_copied_model_adds_its_own_resources_and_changes_nothing_else(serving_
         after = {r["urn"]: r for r in resources(tmp_path / "out", stack)}
         added = set(after) - set(before)
         assert set(before) <= set(after), f"{stack}: resources disappeared"
-        assert added and all("model-fraud" in urn for urn in added), sorted(added)
+        # The model's own objects: model-fraud-*, its alert rules and its namespace's NetworkPolicies.
+        assert added and all("model-fraud" in urn or "-fraud-" in urn.rsplit("::", 1)[1] for urn in added), sorted(added)
         # Namespace, ServiceAccount, Secret, role (+policy, association), mTLS, callers,
         # SeldonDeployment, PDB, PodMonitor, the alert rules.
         assert len([a for a in added if "::model-fraud" in a]) >= 10
@@ -36,20 +37,45 @@ def test_a_copied_model_adds_its_own_resources_and_changes_nothing_else(serving_
         assert spec["metadata"]["namespace"] == "fraud"
 
 
-def test_a_canary_is_a_second_predictor_with_the_declared_traffic(tmp_path):
+def _predictors(tmp_path, model: dict) -> tuple[dict, list]:
     models = models_copy(tmp_path / "models")
-    write(models / "recsys.yaml", {**recsys(), "canary": {"version": 8, "trafficPercent": 10}})
+    write(models / "recsys.yaml", model)
     result = preview(tmp_path / "out", "prod", models_dir=models)
     assert result.returncode == 0, result.stderr
     found = resources(tmp_path / "out", "prod")
-    predictors = {p["name"]: p for p in sdep(found, "recsys")["spec"]["predictors"]}
+    return {p["name"]: p for p in sdep(found, "recsys")["spec"]["predictors"]}, found
+
+
+def _model_uri(predictor: dict) -> str:
+    (container,) = predictor["componentSpecs"][0]["spec"]["containers"]
+    return next(e["value"] for e in container["env"] if e["name"] == "MODEL_URI")
+
+
+def test_a_canary_is_a_traffic_share_that_serves_the_challenger(tmp_path):
+    # The shipped file: `canary: {trafficPercent: 10}` and no version anywhere.
+    assert recsys()["canary"] == {"trafficPercent": 10}
+    predictors, found = _predictors(tmp_path, recsys())
     assert {name: p["traffic"] for name, p in predictors.items()} == {"stable": 90, "canary": 10}
-    env = {e["name"]: e.get("value") for e in predictors["canary"]["componentSpecs"][0]["spec"]["containers"][0]["env"]}
-    assert env["MODEL_URI"] == "models:/recsys/8"
-    assert predictors["canary"]["labels"] == {"version": "v8"}
+    # The release controller moves these aliases; the servers follow them, the file never changes.
+    assert _model_uri(predictors["stable"]) == "models:/recsys@champion"
+    assert _model_uri(predictors["canary"]) == "models:/recsys@challenger"
+    assert predictors["stable"]["labels"] == {"version": "champion"}
+    assert predictors["canary"]["labels"] == {"version": "challenger"}
     assert predictors["canary"]["componentSpecs"][0]["hpaSpec"]["minReplicas"] >= 2
     pdbs = {r["inputs"]["metadata"]["name"] for r in found if r["type"] == "kubernetes:policy/v1:PodDisruptionBudget"}
     assert {"recsys-stable", "recsys-canary"} <= pdbs
+
+
+def test_the_canary_share_comes_from_the_file(tmp_path):
+    predictors, _ = _predictors(tmp_path, {**recsys(), "canary": {"trafficPercent": 5}})
+    assert {name: p["traffic"] for name, p in predictors.items()} == {"stable": 95, "canary": 5}
+
+
+def test_without_a_canary_the_stable_predictor_takes_all_traffic(tmp_path):
+    model = recsys()
+    del model["canary"]
+    predictors, _ = _predictors(tmp_path, model)
+    assert {name: p["traffic"] for name, p in predictors.items()} == {"stable": 100}
 
 
 def _broken(tmp_path, edit) -> tuple[str, object]:
@@ -85,9 +111,18 @@ CASES = {
         "latest changes under a running deployment (got ghcr.io/xyz/recsys:latest)",
     ),
     "canary-too-large": (
-        lambda m: write(m / "recsys.yaml", {**recsys(), "canary": {"version": 8, "trafficPercent": 50}}),
+        lambda m: write(m / "recsys.yaml", {**recsys(), "canary": {"trafficPercent": 50}}),
         "{dir}/recsys.yaml: canary.trafficPercent must be between 1 and 10: "
         "a canary starts at 10% of traffic at most (got 50)",
+    ),
+    "canary-with-a-version": (
+        lambda m: write(m / "recsys.yaml", {**recsys(), "canary": {"version": 8, "trafficPercent": 10}}),
+        "{dir}/recsys.yaml: canary.version is not a known key (allowed: image, trafficPercent)",
+    ),
+    "canary-with-a-pinned-stable-version": (
+        lambda m: write(m / "recsys.yaml", {**recsys(), "modelUri": "models:/recsys/3"}),
+        "{dir}/recsys.yaml: modelUri must be models:/<name>@champion when a canary is declared: "
+        "releases move the champion and challenger aliases (got models:/recsys/3)",
     ),
     "unknown-repository": (
         lambda m: write(m / "recsys.yaml", {**recsys(), "image": "recsys:1.0.0"}),

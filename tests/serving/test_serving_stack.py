@@ -43,9 +43,10 @@ def test_gateway_is_an_nlb_through_the_load_balancer_controller(serving_preview,
 def test_recsys_scales_within_its_file(serving_preview, stack, floor, ceiling):
     spec = sdep(serving_preview[stack], "recsys")
     assert spec["spec"]["protocol"] == "v2"
-    assert [p["name"] for p in spec["spec"]["predictors"]] == ["stable"]
+    # models/recsys.yaml declares a 10% canary: the stable predictor keeps the other 90%.
+    assert [p["name"] for p in spec["spec"]["predictors"]] == ["stable", "canary"]
     predictor = stable(spec)
-    assert predictor["traffic"] == 100
+    assert predictor["traffic"] == 90
     hpa = predictor["componentSpecs"][0]["hpaSpec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (floor, ceiling)
     assert predictor["graph"]["type"] == "MODEL"

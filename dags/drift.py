@@ -1,0 +1,53 @@
+"""Per model file: the daily drift DAG. When the drift step finds drift it emits the model's
+drift asset, which schedules training_<model> (dags/training.py).
+
+drift_<model>: drift -> drift_detected (short-circuit) -> retrain (emits mlops://<model>/drift)
+"""
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from airflow.sdk import DAG, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+# The helpers next to this file: Airflow 3.0.2 does not put the DAG folder on sys.path for every
+# process that parses DAGs (dag.test() in a fresh process does not), so do not rely on it.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import model_files  # noqa: E402
+from pipeline_tasks import drift_asset, step  # noqa: E402
+
+DAILY = "0 2 * * *"  # before the weekly training's 03:00, so a drifted Monday retrains once
+LAKE = "{{ var.value.get('mlops_lake', 's3://xyz-mlops-lake') }}"
+WINDOW_END = "{{ dag_run.run_after | ds }}"
+
+
+def drift_dag(model: model_files.ModelFile) -> DAG:
+    m = model.name
+    with DAG(
+        dag_id=f"drift_{m}",
+        description=f"Compare {m}'s current window with its champion's training window; retrain on drift",
+        schedule=CronTriggerTimetable(DAILY, timezone="UTC"),
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        tags=["mlops", m, "drift"],
+    ) as dag:
+        check = step("drift", ["drift", "--model", m, "--lake", LAKE, "--window-end", WINDOW_END], result=True)
+
+        @task.short_circuit(task_id="drift_detected")
+        def drift_detected(ti=None) -> bool:
+            return bool((ti.xcom_pull(task_ids="drift") or {}).get("drift_detected"))
+
+        @task(task_id="retrain", outlets=[drift_asset(m)])
+        def retrain() -> str:
+            return f"drift in {m}: training_{m} is scheduled by mlops://{m}/drift"
+
+        check >> drift_detected() >> retrain()
+    return dag
+
+
+for _model in model_files.all_models():
+    globals()[f"drift_{_model.name}"] = drift_dag(_model)

@@ -1,0 +1,107 @@
+"""Per model file: the training DAG (weekly, and whenever the drift DAG reports drift) that ends in
+a canary release, and the one-click rollback DAG.
+
+training_<model>:
+  validate -> features -> train -> evaluate -> export -> register -> release_start
+  -> canary_window (deferrable wait while the canary takes traffic) -> canary_analysis
+  -> decide -> promote | rollback
+"""
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from airflow.sdk import DAG, Param, task
+from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.utils.trigger_rule import TriggerRule
+
+# The helpers next to this file: Airflow 3.0.2 does not put the DAG folder on sys.path for every
+# process that parses DAGs (dag.test() in a fresh process does not), so do not rely on it.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import model_files  # noqa: E402
+from pipeline_tasks import drift_asset, step  # noqa: E402
+
+WEEKLY = "0 3 * * 1"  # Monday 03:00 UTC, the quietest hour of the shop's week
+# The canary alert's window (observability/release_queries.py counts its minimum requests per 5m).
+CANARY_WINDOW_MINUTES = 5
+# Looks at a canary with too little traffic before giving up on it (and rolling it back): ~30 min.
+ANALYSIS_RETRIES = 6
+START = datetime(2026, 1, 1)
+LAKE = "{{ var.value.get('mlops_lake', 's3://xyz-mlops-lake') }}"
+WORK = "{{ var.value.get('mlops_work', 's3://xyz-mlops-pipeline') }}"
+WINDOW_END = "{{ dag_run.run_after | ds }}"
+
+
+def training_dag(model: model_files.ModelFile) -> DAG:
+    m = model.name
+    run = f"{WORK}/{m}/{{{{ run_id }}}}"
+    with DAG(
+        dag_id=f"training_{m}",
+        description=f"Retrain {m}, gate it, release it as a {model.canary_percent}% canary, promote or roll back",
+        schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(WEEKLY, timezone="UTC"), assets=drift_asset(m)),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,  # one release of a model at a time: two would fight over the aliases
+        params={"canary_window_minutes": Param(CANARY_WINDOW_MINUTES, type="integer", minimum=1)},
+        tags=["mlops", m, "training"],
+    ) as dag:
+        validate = step("validate", ["validate", "--model", m, "--lake", LAKE, "--window-end", WINDOW_END])
+        features = step("features", ["features", "--model", m, "--lake", LAKE, "--window-end", WINDOW_END,
+                                     "--out", run])
+        train = step("train", ["train", "--model", m, "--work", run], gpu=True)
+        evaluate = step("evaluate", ["evaluate", "--model", m, "--work", run,
+                                     "--min-improvement", f"{model.min_improvement:g}"])
+        export = step("export", ["export", "--model", m, "--work", run])
+        register = step("register", ["register", "--model", m, "--work", run])
+        start = step("release_start", ["release", m, "start"], result=True)
+        # Deferred to the triggerer while the canary takes traffic. The target is fixed by the
+        # task's first start, so a resumed or re-rendered task waits for the same moment.
+        # (WaitSensor ends from the trigger, which dag.test() - the local loop - cannot resume.)
+        window = DateTimeSensorAsync(
+            task_id="canary_window",
+            target_time="{{ ti.start_date + macros.timedelta(minutes=params.canary_window_minutes) }}")
+        analysis = step("canary_analysis",
+                        ["release", m, "analyze", "--slo-p99-ms", str(model.slo_p99_ms),
+                         "--window", "{{ params.canary_window_minutes }}m"],
+                        result=True, retries=ANALYSIS_RETRIES, retry_delay=timedelta(minutes=CANARY_WINDOW_MINUTES))
+        promote = step("promote", ["release", m, "promote"], result=True)
+        rollback = step("rollback", ["release", m, "rollback"], result=True)
+        decision = decide()
+        validate >> features >> train >> evaluate >> export >> register >> start >> window >> analysis
+        analysis >> decision >> [promote, rollback]
+    return dag
+
+
+@task.branch(task_id="decide", trigger_rule=TriggerRule.ALL_DONE)
+def decide(ti=None) -> str | None:
+    """promote when the analysis said so; rollback otherwise (it failed, or the canary never got
+    enough traffic to be judged: no evidence is not health); nothing when no release started."""
+    if not ti.xcom_pull(task_ids="release_start"):
+        return None
+    analysis = ti.xcom_pull(task_ids="canary_analysis") or {}
+    return "promote" if analysis.get("decision") == "promote" else "rollback"
+
+
+def rollback_dag(model: model_files.ModelFile) -> DAG:
+    """One click: Trigger DAG (optionally with a reason) returns the canary to the champion."""
+    with DAG(
+        dag_id=f"release_rollback_{model.name}",
+        description=f"Roll back {model.name}'s canary: challenger <- champion, the bad version tagged",
+        schedule=None,
+        start_date=START,
+        catchup=False,
+        params={"reason": Param("rolled back by hand from Airflow", type="string", minLength=1)},
+        tags=["mlops", model.name, "release"],
+    ) as dag:
+        step("rollback", ["release", model.name, "rollback", "--reason", "{{ params.reason }}"], result=True)
+    return dag
+
+
+for _model in model_files.all_models():
+    globals()[f"training_{_model.name}"] = training_dag(_model)
+    globals()[f"release_rollback_{_model.name}"] = rollback_dag(_model)

@@ -1,0 +1,265 @@
+"""The release controller against real services: Prometheus over recorded executor series,
+the Pushgateway, and a basic-auth `mlflow server` whose artifacts live on moto S3."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import requests
+from mlflow import MlflowClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import BUCKET, PIPELINE, REPO
+from observability.metrics_contract import by_name
+from observability.model_rules import model_rule_groups
+from observability.release_queries import error_ratio, executor_selector, latency_quantile, request_count
+from pipeline.release import cli
+from recorded import END, WINDOW
+
+SLO_P99_MS = "100"  # models/recsys.yaml: slo.p99LatencyMs
+PASSED = {"gate.accuracy": "passed: HR@10 0.231 >= 0.205", "gate.schema": "passed", "gate.latency": "passed: p99 41 ms"}
+
+
+@pytest.fixture
+def env(monkeypatch, mlflow_server, pushgateway_url, prometheus_url):
+    uri, auth_dir = mlflow_server
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_AUTH_DIR", str(auth_dir))
+    monkeypatch.setenv("PUSHGATEWAY_URL", pushgateway_url)
+    monkeypatch.setenv("PROMETHEUS_URL", prometheus_url)
+    for variable in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.delenv(variable, raising=False)
+    return {"uri": uri, "auth_dir": auth_dir, "pushgateway": pushgateway_url}
+
+
+@pytest.fixture
+def admin(env):
+    os.environ["MLFLOW_TRACKING_USERNAME"] = (env["auth_dir"] / "username").read_text().strip()
+    os.environ["MLFLOW_TRACKING_PASSWORD"] = (env["auth_dir"] / "password").read_text().strip()
+    return MlflowClient(env["uri"])
+
+
+def register(client: MlflowClient, model: str, *tag_sets: dict) -> list[str]:
+    """Registers one version per tag set, each with an artifact on the moto S3, as `register` would."""
+    experiment = client.create_experiment(model, artifact_location=f"s3://{BUCKET}/models/{model}")
+    client.create_registered_model(model)
+    numbers = []
+    for tags in tag_sets:
+        run = client.create_run(experiment)
+        client.log_text(run.info.run_id, "onnx stand-in", "model/model.onnx")
+        client.set_terminated(run.info.run_id)
+        numbers.append(client.create_model_version(model, f"{run.info.artifact_uri}/model", run.info.run_id,
+                                                   tags=tags, await_creation_for=0).version)
+    return [str(n) for n in numbers]
+
+
+def release(capsys, *args: str) -> tuple[int, dict | None, str]:
+    capsys.readouterr()  # what came before (MLflow's client logging) is not the command's output
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    return code, (json.loads(lines[-1]) if lines else None), err.strip()
+
+
+def aliases(client: MlflowClient, model: str) -> dict[str, str]:
+    return {alias: str(v) for alias, v in client.get_registered_model(model).aliases.items()}
+
+
+def tags(client: MlflowClient, model: str, number: str) -> dict[str, str]:
+    return client.get_model_version(model, number).tags
+
+
+def in_canary(client: MlflowClient, capsys, model: str) -> tuple[str, str]:
+    """v1 champion, v2 registered with passing gates and aliased challenger (register's job), started."""
+    v1, v2 = register(client, model, PASSED, PASSED)
+    client.set_registered_model_alias(model, "champion", v1)
+    client.set_registered_model_alias(model, "challenger", v2)
+    code, result, err = release(capsys, model, "start")
+    assert (code, err) == (0, "")
+    assert result["version"] == v2
+    return v1, v2
+
+
+def analyze(capsys, model: str, *extra: str):
+    return release(capsys, model, "analyze", "--slo-p99-ms", SLO_P99_MS, "--window", WINDOW, "--end", str(END), *extra)
+
+
+def pushed(pushgateway: str) -> list:
+    text = requests.get(f"{pushgateway}/metrics", timeout=5).text
+    return [s for family in text_string_to_metric_families(text) for s in family.samples
+            if s.name.startswith("mlops_")]
+
+
+# --- the three stories of the issue ------------------------------------------------------------
+
+def test_a_healthy_canary_is_promoted(env, admin, capsys):
+    v1, v2 = in_canary(admin, capsys, "healthy")
+    code, result, _ = analyze(capsys, "healthy")
+    assert (code, result["decision"]) == (0, "promote")
+    # 1000 canary requests per 15 s scrape, 0.2% failing; stable 9000 per scrape, 0.1% failing.
+    assert result["canary"]["error_ratio"] == pytest.approx(0.002)
+    assert result["stable"]["error_ratio"] == pytest.approx(0.001)
+    assert result["canary"]["requests"] == pytest.approx(40_000, rel=0.05)
+    assert result["canary"]["p99_seconds"] < 0.1
+    recorded = tags(admin, "healthy", v2)
+    assert recorded["release.analysis.decision"] == "promote"
+    assert recorded["release.analysis.window"] == "10m ending 2026-01-01T00:30:00Z"
+    assert float(recorded["release.analysis.canary.error_ratio"]) == pytest.approx(0.002)
+    assert float(recorded["release.analysis.stable.error_ratio"]) == pytest.approx(0.001)
+
+    code, result, _ = release(capsys, "healthy", "promote")
+    assert (code, result["version"], result["previous_champion"]) == (0, v2, v1)
+    assert aliases(admin, "healthy") == {"champion": v2}  # no challenger: the canary serves the champion
+    assert tags(admin, "healthy", v2)["release.decision"] == "promote"
+    assert tags(admin, "healthy", v1)["release.superseded_by"] == v2
+
+
+def test_a_canary_failing_2_percent_is_rolled_back(env, admin, capsys):
+    v1, v2 = in_canary(admin, capsys, "failing")
+    code, result, _ = analyze(capsys, "failing")
+    assert (code, result["decision"]) == (0, "rollback")
+    assert result["canary"]["error_ratio"] == pytest.approx(0.02)
+    assert "2.00% > 1.00%" in result["reason"]
+    # A person cannot promote what the analysis rejected without saying so.
+    code, _, err = release(capsys, "failing", "promote")
+    assert code == 2 and "decided rollback, not promote" in err
+
+    code, result, _ = release(capsys, "failing", "rollback")
+    assert (code, result["version"], result["champion"]) == (0, v2, v1)
+    assert aliases(admin, "failing") == {"champion": v1, "challenger": v1}
+    bad = tags(admin, "failing", v2)
+    assert bad["release.decision"] == "rollback"
+    assert "canary error ratio 2.00% > 1.00%" in bad["release.rollback_reason"]
+    # Rolled back once: a second click says there is nothing left to roll back.
+    code, _, err = release(capsys, "failing", "rollback")
+    assert code == 2 and "nothing to roll back" in err
+
+
+@pytest.mark.parametrize("model", ["quiet", "silent"])
+def test_too_little_canary_traffic_is_neither_promoted_nor_rolled_back(env, admin, capsys, model):
+    v1, v2 = in_canary(admin, capsys, model)
+    code, result, _ = analyze(capsys, model)
+    # "quiet": ~80 requests, every one failed, still below the 100 needed; "silent": none at all.
+    assert (code, result["decision"]) == (cli.EXIT_WAIT, "wait")
+    assert "fewer than the 100 needed" in result["reason"]
+    assert aliases(admin, model) == {"champion": v1, "challenger": v2}
+    assert tags(admin, model, v2)["release.analysis.decision"] == "wait"
+
+
+# --- thresholds on both sides of the edge ------------------------------------------------------
+
+@pytest.mark.parametrize(("model", "decision", "field", "measured"), [
+    ("edge-under", "promote", "error_ratio", pytest.approx(0.0099, rel=1e-6)),
+    ("edge-over", "rollback", "error_ratio", pytest.approx(0.0101, rel=1e-6)),
+    # p99 interpolated in the executor's buckets (recorded.py): 98 ms and 113.6 ms against 100 ms.
+    ("slow-under", "promote", "p99_seconds", pytest.approx(0.098, abs=0.0005)),
+    ("slow-over", "rollback", "p99_seconds", pytest.approx(0.1136, abs=0.0005))])
+def test_thresholds_on_both_sides_of_the_edge(env, admin, capsys, model, decision, field, measured):
+    in_canary(admin, capsys, model)
+    code, result, _ = analyze(capsys, model)
+    assert (code, result["decision"]) == (0, decision)
+    assert result["canary"][field] == measured
+
+
+def test_the_minimum_request_count_is_an_argument(env, admin, capsys):
+    in_canary(admin, capsys, "quiet-min-50")  # the "quiet" traffic: ~80 canary requests, all failed
+    code, result, _ = analyze(capsys, "quiet-min-50", "--min-requests", "50")
+    assert (code, result["decision"]) == (0, "rollback")
+    assert result["canary"]["error_ratio"] == pytest.approx(1.0)
+
+
+# --- start ---------------------------------------------------------------------------------------
+
+def test_start_refuses_a_version_without_passing_gates(env, admin, capsys):
+    v1, failed, untested = register(admin, "gated", PASSED, {**PASSED, "gate.accuracy": "failed: 0.19 < 0.205"}, {})
+    admin.set_registered_model_alias("gated", "champion", v1)
+    code, _, err = release(capsys, "gated", "start", "--version", failed)
+    assert code == 2
+    assert err == f"release start: models:/gated/{failed} has not passed its gates: gate.accuracy=failed: 0.19 < 0.205"
+    code, _, err = release(capsys, "gated", "start", "--version", untested)
+    assert code == 2 and "no gate.<name> tags" in err
+    assert aliases(admin, "gated") == {"champion": v1}
+
+
+def test_the_first_release_is_champion_and_challenger(env, admin, capsys):
+    (v1,) = register(admin, "first", PASSED)
+    code, result, _ = release(capsys, "first", "start", "--version", v1)
+    assert (code, result["first_release"]) == (0, True)
+    assert aliases(admin, "first") == {"champion": v1, "challenger": v1}
+
+
+def test_start_needs_a_challenger_or_a_version(env, admin, capsys):
+    register(admin, "unaliased", PASSED)
+    code, _, err = release(capsys, "unaliased", "start")
+    assert code == 2 and "has no `challenger` alias" in err
+
+
+# --- records: metrics in the contract ----------------------------------------------------------
+
+def test_decisions_are_pushed_with_contract_names_and_labels(env, admin, capsys):
+    in_canary(admin, capsys, "pushed")  # start, analyze (1.01% errors), rollback
+    assert analyze(capsys, "pushed")[1]["decision"] == "rollback"
+    assert release(capsys, "pushed", "rollback")[0] == 0
+    samples = [s for s in pushed(env["pushgateway"]) if s.labels.get("model") == "pushed"]
+    decisions = {s.labels["decision"] for s in samples if s.name == "mlops_release_decision_timestamp_seconds"}
+    assert decisions == {"start", "rollback"}
+    ratios = {s.labels["predictor"]: s.value for s in samples if s.name == "mlops_release_analysis_error_ratio"}
+    assert ratios == {"canary": pytest.approx(0.0101), "stable": pytest.approx(0.0)}
+    contract = by_name()
+    assert len(samples) >= 8
+    for sample in samples:
+        assert sample.name in contract, sample.name
+        assert set(sample.labels) <= set(contract[sample.name].labels) | {"job", "instance"}, sample
+
+
+def test_the_controller_asks_the_alerts_own_queries():
+    rules = {r["alert"]: r["expr"] for g in model_rule_groups("recsys", "recsys", "recommendations", 0.999, 0.1)["groups"]
+             for r in g["rules"] if "alert" in r}
+    canary = executor_selector("recsys", "recsys", "canary")
+    assert error_ratio(canary, "5m") in rules["ModelCanaryErrorRateHigh"]
+    assert request_count(canary, "5m") in rules["ModelCanaryErrorRateHigh"]
+    assert latency_quantile(executor_selector("recsys", "recsys"), "5m") in rules["ModelP99LatencyHigh"]
+
+
+# --- bad input and failing services: one line, no traceback --------------------------------------
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["analyze", "--slo-p99-ms", "100", "--window", "10"], "--window must be a duration like 10m, 30s or 1h (got 10)"),
+    (["analyze", "--slo-p99-ms", "0"], "--slo-p99-ms must be > 0 (got 0)"),
+    (["analyze", "--slo-p99-ms", "100", "--end", "yesterday"], "--end must be Unix seconds or ISO 8601 (got yesterday)"),
+    (["start", "--version", "seven"], "--version must be a registry version number (got seven)"),
+    (["deploy"], "invalid choice: 'deploy'"),
+])
+def test_bad_arguments_exit_2_with_one_line(env, capsys, args, message):
+    code, _, err = release(capsys, "recsys", *args)
+    assert code == 2 and message in err and len(err.splitlines()) == 1
+
+
+def test_an_unknown_model_exits_2(env, capsys):
+    code, _, err = release(capsys, "no-such-model", "promote")
+    assert (code, err) == (2, "model no-such-model is not registered in MLflow")
+
+
+def test_wrong_mlflow_credentials_fail_in_one_line(env, capsys, tmp_path):
+    (tmp_path / "username").write_text("release-bot")
+    (tmp_path / "password").write_text("wrong")
+    os.environ["MLFLOW_AUTH_DIR"] = str(tmp_path)
+    code, _, err = release(capsys, "healthy", "promote")
+    assert code == 1 and err.startswith("release promote: MLflow:") and len(err.splitlines()) == 1
+
+
+def test_unreachable_prometheus_fails_in_one_line(env, admin, capsys):
+    in_canary(admin, capsys, "unreachable")
+    code, _, err = analyze(capsys, "unreachable", "--prometheus", "http://127.0.0.1:9")
+    assert code == 1 and "Prometheus at http://127.0.0.1:9 is unreachable" in err and len(err.splitlines()) == 1
+
+
+def test_the_module_entry_point_exits_2_without_a_traceback(env):
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PIPELINE), str(REPO)])}
+    done = subprocess.run([sys.executable, "-m", "pipeline.release", "recsys", "analyze"],
+                          capture_output=True, text=True, env=environment, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "release: the following arguments are required: --slo-p99-ms"
