@@ -9,7 +9,7 @@ STACKS := dev staging prod
 STACK ?=
 BASE ?=
 
-.PHONY: preview test test-infra test-serving venv system-deps lock bench-serving diff clean
+.PHONY: preview test test-infra test-serving test-pipeline venv system-deps lock bench-serving bench-training diff clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ lock: venv
 preview: venv
 	$(VENV)/bin/python -m tools.preview $(if $(STACK),$(STACK),$(STACKS))
 
-test: test-infra test-serving
+test: test-infra test-serving test-pipeline
 
 test-infra: venv system-deps
 	$(VENV)/bin/python -m pytest tests -q
@@ -39,6 +39,12 @@ test-serving: system-deps
 
 bench-serving: system-deps
 	$(MAKE) -C services/serving bench
+
+test-pipeline: system-deps
+	$(MAKE) -C services/pipeline test
+
+bench-training:
+	$(MAKE) -C services/pipeline bench-training
 
 clean:
 	rm -rf build $(VENV) services/*/.venv

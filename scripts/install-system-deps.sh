@@ -3,6 +3,7 @@
 #   redis-server            the serving image's cache tests run against a real Redis
 #   prometheus              ships promtool, which unit-tests every alert rule
 #   prometheus-alertmanager ships amtool, which checks the generated Alertmanager config
+#   prometheus-pushgateway  the training pipeline's tests push its gauges to a real one
 # Idempotent: does nothing when every tool is already on PATH.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ declare -A tool_package=(
   [redis-server]=redis-server
   [promtool]=prometheus
   [amtool]=prometheus-alertmanager
+  [prometheus-pushgateway]=prometheus-pushgateway
   [node]=nodejs
 )
 
@@ -28,6 +30,6 @@ apt-get update -qq
 # --no-install-recommends: the tools only, not the exporters and web assets they recommend.
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian packages start their daemons where systemd runs; the tests start their own.
-for svc in prometheus prometheus-alertmanager redis-server; do
+for svc in prometheus prometheus-alertmanager prometheus-pushgateway redis-server; do
   (command -v systemctl >/dev/null && systemctl stop "$svc" 2>/dev/null) || true
 done

@@ -47,13 +47,13 @@ class Window:
         contract = contract_mod.load()
         found, missing = [], []
         for day in days(self.start, self.end):
-            prefix = s3.join(self.raw, contract.partition_prefix(day.isoformat()))
+            prefix = s3.join(self.raw, contract.partition_prefix(day.isoformat())) + "/"
             objects = [o for o in s3.list_objects(prefix) if o["Key"].endswith(".parquet")]
             if not objects:
                 missing.append(day.isoformat())
             found.extend(objects)
         if missing and require_every_day:
-            first = s3.join(self.raw, contract.partition_prefix(missing[0]))
+            first = s3.join(self.raw, contract.partition_prefix(missing[0])) + "/"
             raise BadInput(f"{first}: no partitions; window {self.start}..{self.end} is missing {len(missing)} day(s) ({', '.join(missing[:3])}{'...' if len(missing) > 3 else ''})")
         return found
 
@@ -67,6 +67,14 @@ class Window:
                 "digest": "sha256:" + hashlib.sha256(body).hexdigest(), "entries": entries}
 
 
+def _same_type(got: pa.DataType, want: pa.DataType) -> bool:
+    # Writers differ in string layout (pyarrow: string, polars: large_string or string_view);
+    # all three are UTF-8 text, which is what the contract means by `string`.
+    if pa.types.is_string(want):
+        return pa.types.is_string(got) or pa.types.is_large_string(got) or pa.types.is_string_view(got)
+    return got == want
+
+
 def schema_problems(table_schema: pa.Schema, where: str) -> list[str]:
     """Columns missing or of another type than the contract says, one line each."""
     contract = contract_mod.load()
@@ -78,7 +86,7 @@ def schema_problems(table_schema: pa.Schema, where: str) -> list[str]:
                 problems.append(f"{where}: required column {column.name} is missing")
             continue
         got = table_schema.field(index).type
-        if got != column.arrow_type and not (pa.types.is_null(got) and not column.required):
+        if not _same_type(got, column.arrow_type) and not (pa.types.is_null(got) and not column.required):
             problems.append(f"{where}: column {column.name} is {got}, the contract says {column.type}")
     return problems
 

@@ -2,6 +2,7 @@
 and one small synthetic lake every test reads (generated once; the steps are idempotent)."""
 from __future__ import annotations
 
+import logging
 import os
 
 import boto3
@@ -32,6 +33,7 @@ def run(*argv: str) -> int:
 
 @pytest.fixture(scope="session")
 def aws():
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log: one line per request
     port = servers.free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     moto.start()

@@ -63,8 +63,11 @@ def mlflow_server(workdir: Path, artifact_root: str, env: dict[str, str]) -> tup
     url = f"http://127.0.0.1:{port}"
     server = Process([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
                       "--workers", "1", "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
-                      "--default-artifact-root", artifact_root, "--no-serve-artifacts"], workdir, env, "mlflow")
-    wait_until(lambda: server.alive() and http_ok(f"{url}/health"), "the MLflow server")
+                      "--default-artifact-root", artifact_root, "--no-serve-artifacts"], workdir,
+                     # The server imports hundreds of modules; letting it cache their bytecode in the
+                     # venv (not the repository) turns a minutes-long start on a busy machine into seconds.
+                     {**env, "PYTHONDONTWRITEBYTECODE": ""}, "mlflow")
+    wait_until(lambda: server.alive() and http_ok(f"{url}/health"), "the MLflow server", deadline=480)
     return server, url
 
 

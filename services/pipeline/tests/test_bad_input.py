@@ -46,7 +46,7 @@ def test_wrong_schema_stops_features_and_fails_validation(aws, capsys):
     assert run("features", "--raw", "s3://lake-raw/broken", "--train-start", "2026-03-02", "--train-end", "2026-03-03",
                "--holdout-end", "2026-03-04", "--out", "s3://lake-features/x") == 2
     line = one_line(capsys)
-    assert line.startswith(f"pipeline features: {key}: column event_time is string, the contract says timestamp[ms, UTC]")
+    assert line.startswith(f"pipeline features: {key}: column event_time is large_string, the contract says timestamp[ms, UTC] (and 5 more problems)")
     assert run("validate", "--raw", "s3://lake-raw/broken", "--start", "2026-03-02", "--end", "2026-03-03",
                "--report", "s3://lake-features/broken.json") == 3
     line = one_line(capsys)

@@ -116,3 +116,12 @@ def test_injected_drift_is_detected_and_pushed(aws, pushgateway_url):
 
 DETECTED = 'mlops_data_drift_detected{instance="",job="mlops-drift",model="recsys"}'
 SHARE = 'mlops_data_drift_share{instance="",job="mlops-drift",model="recsys"}'
+
+
+def test_training_pushes_its_last_success(pipeline_run, pushgateway_url):  # noqa: F811
+    import time
+    before = time.time()
+    assert run("train", "--interactions", f"{pipeline_run}/interactions.parquet", "--out", f"{pipeline_run}/pushed",
+               "--epochs", "1", "--factors", "4", "--negatives", "4", "--pushgateway", pushgateway_url) == 0
+    pushed = gauges(pushgateway_url)['mlops_training_last_success_timestamp_seconds{instance="",job="mlops-training",model="recsys"}']
+    assert before <= pushed <= time.time()
