@@ -46,6 +46,7 @@ def run(reference: lake.Window, current: lake.Window, drift_share: float = DRIFT
         max_unseen_item_share: float = MAX_UNSEEN_ITEM_SHARE, seed: int = 7) -> tuple[dict, str]:
     """(result, HTML report); BadInput on missing partitions or empty windows."""
     os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's usage telemetry
+    os.environ.setdefault("EVIDENTLY_DISABLE_TELEMETRY", "1")
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 

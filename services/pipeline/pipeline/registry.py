@@ -21,7 +21,10 @@ CHAMPION = "champion"
 
 def configure() -> str:
     """Credentials from MLFLOW_AUTH_DIR (files `username`, `password`) and the tracking URI."""
-    os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # mlflow's S3 artifact client reads its own variable; one endpoint setting serves both.
+    if s3.endpoint() and not os.environ.get("MLFLOW_S3_ENDPOINT_URL"):
+        os.environ["MLFLOW_S3_ENDPOINT_URL"] = s3.endpoint()
     if auth_dir := os.environ.get("MLFLOW_AUTH_DIR"):
         try:
             os.environ["MLFLOW_TRACKING_USERNAME"] = (Path(auth_dir) / "username").read_text().strip()

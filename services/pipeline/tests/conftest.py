@@ -22,7 +22,7 @@ START = "2026-03-02"  # a Monday
 LAKE = ["--users", "800", "--items", "150", "--events-per-day", "2500", "--segments", "6", "--seed", "11"]
 TRAIN_END = "2026-03-07"
 HOLDOUT_END = "2026-03-09"
-QUIET = {"MLFLOW_ENABLE_TELEMETRY": "false", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1",
+QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1",
          "EVIDENTLY_DISABLE_TELEMETRY": "1", "GIT_PYTHON_REFRESH": "quiet"}
 
 
