@@ -10,7 +10,7 @@ STACKS := $(patsubst stacks/Pulumi.%.yaml,%,$(sort $(wildcard stacks/Pulumi.*.ya
 STACK ?=
 BASE ?=
 
-.PHONY: preview test test-infra test-serving test-mlflow test-dags venv system-deps lock lock-dags bench-serving bench-preview diff clean
+.PHONY: preview test test-infra test-serving test-mlflow test-dags test-pipeline venv system-deps lock lock-dags bench-serving bench-preview bench-training diff clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ lock: venv
 preview: venv
 	$(VENV)/bin/python -m tools.preview $(if $(STACK),$(STACK),$(STACKS))
 
-test: test-infra test-serving test-mlflow test-dags
+test: test-infra test-serving test-mlflow test-dags test-pipeline
 
 # One pytest worker per core (pytest-xdist); a file's tests stay on one worker, so each worker
 # builds the shared previews once.
@@ -69,6 +69,12 @@ lock-dags: venv
 
 bench-serving: system-deps
 	$(MAKE) -C services/serving bench
+
+test-pipeline: system-deps
+	$(MAKE) -C services/pipeline test
+
+bench-training:
+	$(MAKE) -C services/pipeline bench-training
 
 clean:
 	rm -rf build $(VENV) services/*/.venv $(DAGS_VENV)

@@ -3,7 +3,7 @@
 #   redis-server            the serving image's cache tests run against a real Redis
 #   prometheus              ships promtool, which unit-tests every alert rule, and the server
 #                           the release controller's canary analysis is tested against
-#   prometheus-pushgateway  receives the release decisions' mlops_release_* metrics in tests
+#   prometheus-pushgateway  receives the pipeline's gauges and the release decisions' metrics in tests
 #   prometheus-alertmanager ships amtool, which checks the generated Alertmanager config
 #   jq                      jq 1.6 (Debian bookworm), the version Firehose runs partition queries with
 # Idempotent: does nothing when every tool is already on PATH.

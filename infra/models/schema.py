@@ -178,6 +178,19 @@ class Alerting(Section):
         return v if v is None else dns_label(v)
 
 
+class Gates(Section):
+    # The seed's release gate "accuracy >= baseline + 2%", read as absolute HR@10 points; the
+    # training pipeline's evaluate step takes it as --min-improvement.
+    min_improvement: float = Field(default=0.02, description="Absolute HR@10 the candidate must gain over the baseline (the champion, else popularity).")
+
+    @field_validator("min_improvement")
+    @classmethod
+    def _absolute(cls, v: float) -> float:
+        if not 0 <= v < 1:
+            raise ValueError("must be an absolute HR@10 difference in [0, 1), e.g. 0.02 for the seed's baseline + 2%")
+        return v
+
+
 class ModelSpec(Section):
     name: str = Field(description="Model name: the namespace and the SeldonDeployment. Equals the file name.")
     team: str = Field(description="Owner team (label `team` on every object of the model).")
@@ -189,6 +202,7 @@ class ModelSpec(Section):
     canary: Canary | None = None
     alerting: Alerting = Field(default_factory=Alerting)
     cache_ttl_seconds: int = Field(default=3600, ge=0, le=86400, description="Lifetime of cached recommendations.")
+    gates: Gates = Field(default_factory=Gates)
 
     @field_validator("name")
     @classmethod

@@ -134,6 +134,11 @@ CASES = {
         "{dir}/recsys.yaml: modelUri must be a registry URI models:/<name>@<alias> or models:/<name>/<version> "
         "(got s3://bucket/models/recsys/model.onnx)",
     ),
+    "min-improvement-as-percent": (
+        lambda m: write(m / "recsys.yaml", {**recsys(), "gates": {"minImprovement": 2}}),
+        "{dir}/recsys.yaml: gates.minImprovement must be an absolute HR@10 difference in [0, 1), "
+        "e.g. 0.02 for the seed's baseline + 2% (got 2)",
+    ),
     "latency-off-bucket": (
         lambda m: write(m / "recsys.yaml", {**recsys(), "slo": {"availability": 0.999, "p99LatencyMs": 120}}),
         "{dir}/recsys.yaml: slo.p99LatencyMs must be one of 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000: "

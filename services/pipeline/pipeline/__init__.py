@@ -1,0 +1,1 @@
+"""The recommender's training pipeline: one CLI, `python -m pipeline <step> ...` (see README.md)."""

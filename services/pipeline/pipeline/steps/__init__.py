@@ -1,0 +1,1 @@
+"""One module per CLI step: argument parsing and orchestration; the work lives in pipeline/*.py."""

@@ -1,0 +1,82 @@
+"""Real local servers for the tests: moto (S3, server mode), `mlflow server`, the Pushgateway."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(ready, what: str, deadline: float = 180.0) -> None:
+    stop = time.monotonic() + deadline
+    while time.monotonic() < stop:
+        if ready():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {deadline:.0f}s waiting for {what}")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+class Process:
+    def __init__(self, argv: list[str], workdir: Path, env: dict[str, str], name: str):
+        self.log_path = workdir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(argv, cwd=workdir, env={**os.environ, **env}, stdout=self._log,
+                                        stderr=subprocess.STDOUT)
+        self.name = name
+
+    def alive(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
+        return True
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=30)
+        self._log.close()
+
+
+def mlflow_server(workdir: Path, artifact_root: str, env: dict[str, str]) -> tuple[Process, str]:
+    """`mlflow server` on sqlite; clients write artifacts to S3 themselves (--no-serve-artifacts)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = Process([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                      "--workers", "1", "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
+                      "--default-artifact-root", artifact_root, "--no-serve-artifacts"], workdir,
+                     # The server imports hundreds of modules; letting it cache their bytecode in the
+                     # venv (not the repository) turns a minutes-long start on a busy machine into seconds.
+                     {**env, "PYTHONDONTWRITEBYTECODE": ""}, "mlflow")
+    wait_until(lambda: server.alive() and http_ok(f"{url}/health"), "the MLflow server", deadline=480)
+    return server, url
+
+
+def pushgateway(workdir: Path) -> tuple[Process, str]:
+    binary = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
+    if binary is None:
+        raise AssertionError("prometheus-pushgateway is not installed (scripts/install-system-deps.sh installs it)")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = Process([binary, f"--web.listen-address=127.0.0.1:{port}"], workdir, {}, "pushgateway")
+    wait_until(lambda: server.alive() and http_ok(f"{url}/-/ready"), "the Pushgateway")
+    return server, url
