@@ -12,11 +12,11 @@ BASE ?=
 
 .PHONY: preview test test-infra test-serving test-mlflow test-dags test-pipeline venv system-deps lock lock-dags bench-serving bench-preview bench-training diff clean
 
+# --compile-bytecode: these machines set PYTHONDONTWRITEBYTECODE=1, so a venv installed without
+# .pyc files recompiles pulumi_aws in every process (about 4 s of a 9 s single-stack preview).
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	# --compile-bytecode: these machines set PYTHONDONTWRITEBYTECODE=1, so a venv installed without
-	# .pyc files recompiles pulumi_aws in every process (about 4 s of an 9 s single-stack preview).
 	$(VENV)/bin/uv pip sync -q --compile-bytecode -p $(VENV)/bin/python requirements.txt
 	touch $@
 
