@@ -70,6 +70,7 @@ def images_policy(repository_arns: list[str]) -> list[dict]:
 DEPLOY_SERVICES = {
     "cloudwatch": "logs", "ec2": "ec2", "vpc": "ec2", "ecr": "ecr", "eks": "eks", "elasticache": "elasticache",
     "iam": "iam", "kms": "kms", "msk": "kafka", "rds": "rds", "s3": "s3", "secretsmanager": "secretsmanager",
+    "kinesis": "firehose", "glue": "glue", "athena": "athena",
 }
 
 
@@ -101,6 +102,14 @@ def deploy_policy(name: str, account_id: str, region: str) -> list[dict]:
          "Sid": "Logs"},
         # MSK cluster and configuration ARNs carry an AWS-chosen UUID; topics live under them.
         {**allow(["kafka:*", "kafka-cluster:*"], "*"), "Sid": "Streaming"},
+        # Firehose streams, the Glue database and tables and the Athena workgroup (lake ingestion):
+        # named <name>-* (Glue: <name with _>_lake), but Glue checks the catalog ARN too and
+        # Firehose's CreateDeliveryStream validates its source and destination by their own ARNs.
+        {**allow(["firehose:*"], f"arn:aws:firehose:{region}:{arn}deliverystream/{name}-*"), "Sid": "LakeIngest"},
+        {**allow(["glue:*"], [f"arn:aws:glue:{region}:{arn}catalog",
+                              f"arn:aws:glue:{region}:{arn}database/{name.replace('-', '_')}_*",
+                              f"arn:aws:glue:{region}:{arn}table/{name.replace('-', '_')}_*/*"]), "Sid": "LakeCatalog"},
+        {**allow(["athena:*"], f"arn:aws:athena:{region}:{arn}workgroup/{name}-*"), "Sid": "LakeQuery"},
         # ElastiCache and RDS subnet/parameter groups and instances are named <name>-*, but their
         # Describe* calls and CreateReplicationGroup check permissions on several ARN kinds.
         {**allow(["elasticache:*"], "*"), "Sid": "Cache"},

@@ -140,11 +140,12 @@ def test_model_uri_of_another_registered_model_is_refused(tmp_path):
     assert exc.value.lines == [
         f"{tmp_path / 'fraud.yaml'}: modelUri must load the model registered as fraud (models:/fraud@<alias> or "
         "models:/fraud/<version>): the model's role reads only models/fraud/ (got models:/recsys@champion)"]
-    (tmp_path / "fraud.yaml").write_text(yaml.safe_dump({**RECSYS, "name": "fraud", "modelUri": "models:/fraud/3",
+    # The canary serves the same registered model's challenger: it cannot name another model.
+    (tmp_path / "fraud.yaml").write_text(yaml.safe_dump({**RECSYS, "name": "fraud", "modelUri": "models:/fraud@champion",
                                                           "canary": {"modelUri": "models:/recsys@challenger", "trafficPercent": 5}}))
     with pytest.raises(ModelFileError) as exc:
         load_models(tmp_path, ["serving"])
-    assert "canary.modelUri must load the model registered as fraud" in exc.value.lines[0]
+    assert "canary.modelUri is not a known key" in exc.value.lines[0]
     (tmp_path / "fraud.yaml").write_text(yaml.safe_dump({**RECSYS, "name": "fraud", "modelUri": "models:/fraud@champion"}))
     assert [m.name for m in load_models(tmp_path, ["serving"])] == ["fraud"]
 

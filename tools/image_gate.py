@@ -51,18 +51,20 @@ def images_of_stack(stack: str, models_dir: Path | None = None) -> list[Image]:
     source = _source(stack)
     cfg = load_platform_config(load_stack_config(stack), source)
     repositories = cfg.registry.repositories
+    # ContainerRegistry's repositories live under the stack's physical-name prefix (infra/program.py).
+    prefix = f"{cfg.name}-{stack}"
     found = []
     for section in type(cfg).model_fields:
         value = getattr(cfg, section)
         if section in repositories and hasattr(value, "image_tag"):
             key = f"mlops:{type(cfg).model_fields[section].alias or section}.imageTag"
-            found.append(Image(f"{cfg.stack_name}/{section}", ("imageTag", value.image_tag), f"{source}: {key}"))
+            found.append(Image(f"{prefix}/{section}", ("imageTag", value.image_tag), f"{source}: {key}"))
     for model in load_models(models_dir, repositories):
         where = f"models/{model.name}.yaml"
         references = [("image", model.image)]
         if model.canary and model.canary.image:
             references.append(("canary.image", model.canary.image))
-        found += [_resolve(ref, cfg.stack_name, f"{where}: {key}") for key, ref in references]
+        found += [_resolve(ref, prefix, f"{where}: {key}") for key, ref in references]
     return sorted(set(found), key=lambda i: (i.repository, i.shown, i.source))
 
 

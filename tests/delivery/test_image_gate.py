@@ -7,6 +7,7 @@ import json
 
 import boto3
 import pytest
+import yaml
 import requests
 from moto import mock_aws
 
@@ -133,10 +134,11 @@ def test_enhanced_scan_blocks_only_fixable_high_findings(ecr, fix, passes):
 
 
 def write_model(directory, image: str, canary_image: str | None = None) -> None:
-    text = open("models/recsys.yaml").read().replace("image: serving:1.0.0", f"image: {image}")
+    model = yaml.safe_load(open("models/recsys.yaml").read())
+    model["image"] = image
     if canary_image:
-        text += f"canary:\n  version: 8\n  trafficPercent: 10\n  image: {canary_image}\n"
-    (directory / "recsys.yaml").write_text(text)
+        model["canary"] = {"trafficPercent": 10, "image": canary_image}
+    (directory / "recsys.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
 
 
 def test_canary_digests_and_other_registries(ecr, tmp_path):
