@@ -1,7 +1,9 @@
 """The training DAG's pipeline tasks (validate .. register, release_start) run with the local
 runner against the REAL pipeline (`python -m pipeline` of services/pipeline's venv) on a tiny
 synthetic lake in moto S3 (server mode), a real `mlflow server` and Pushgateway. Prints {task_id: state} and
-the evaluation report's gates as JSON; exits 1 unless every task succeeded.
+the evaluation report's gates as JSON. Then, the challenger promoted by hand, drift_<model> on
+the same (undrifted) lake: drift runs, finds none, and the short-circuit skips retrain.
+Exits 1 unless every state is that.
 
 Not part of `make test-dags` (it needs the pipeline's venv: torch, polars, mlflow):
   dags/.venv/bin/python dags/tests/run_pipeline_e2e.py services/pipeline/.venv/bin/python
@@ -68,32 +70,45 @@ def main(pipeline_python: str) -> int:
                        "AIRFLOW_VAR_MLOPS_WORK": "s3://pipeline-work"}
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=airflow_env, check=True,
                        capture_output=True)
-        done = subprocess.run([sys.executable, "-c", _RUN], env=airflow_env, capture_output=True, text=True)
-        # A failed step's one line (run_local raises it) is what to read when a state is not success.
-        print("\n".join(line for line in (done.stdout + done.stderr).splitlines() if " exited " in line)[-4000:],
-              file=sys.stderr)
-        states = json.loads(done.stdout.strip().splitlines()[-1])
+        states = _dag_test(airflow_env, "training_recsys", PIPELINE_TASKS)
+        # The canary is not judged here (no traffic): promote by hand, so drift has a champion to compare with.
+        subprocess.run([pipeline_python, "-m", "pipeline", "release", "recsys", "promote", "--force"],
+                       env=airflow_env, check=True)
+        states |= {f"drift_recsys.{task}": state for task, state in _dag_test(airflow_env, "drift_recsys", None).items()}
         report = subprocess.run([pipeline_python, "-c", "import json, sys\nfrom pipeline import s3\nr = s3.get_json("
                                  f"'s3://pipeline-work/recsys/{RUN_AFTER:%Y%m%dT%H%M%S}/evaluation.json')\n"
                                  "print(json.dumps(r.get('gates', r)))"], env=pipeline_env, capture_output=True, text=True)
         print(json.dumps({"states": states, "gates": report.stdout.strip() or report.stderr[-500:]}, indent=1))
-        return 0 if states and all(state == "success" for state in states.values()) else 1
+        # No drift in an unchanged lake: the short-circuit stops before retrain.
+        expected = {task: "success" for task in ["run", *PIPELINE_TASKS]} | {
+            "drift_recsys.run": "success", "drift_recsys.drift": "success",
+            "drift_recsys.drift_detected": "success", "drift_recsys.retrain": "skipped"}
+        return 0 if states == expected else 1
     finally:
         for process in reversed(started):
             process.stop()
 
 
-_RUN = f"""
+def _dag_test(env: dict, dag_id: str, task_ids: list[str] | None) -> dict[str, str]:
+    """{task_id: state} of one `dag.test()` run at RUN_AFTER (of only task_ids, when given), in its own process."""
+    program = f"""
 import json
 from datetime import datetime
 from airflow.models.dagbag import DagBag
 bag = DagBag(dag_folder={str(DAGS)!r}, include_examples=False)
 assert not bag.import_errors, bag.import_errors
-dag = bag.dags["training_recsys"].partial_subset({PIPELINE_TASKS!r}, include_upstream=False)
-run = dag.test(logical_date=datetime.fromisoformat({RUN_AFTER.isoformat()!r}),
-               run_after=datetime.fromisoformat({RUN_AFTER.isoformat()!r}))
+dag = bag.dags[{dag_id!r}]
+if {task_ids!r}:
+    dag = dag.partial_subset({task_ids!r}, include_upstream=False)
+at = datetime.fromisoformat({RUN_AFTER.isoformat()!r})
+run = dag.test(logical_date=at, run_after=at)
 print(json.dumps({{"run": run.state, **{{ti.task_id: ti.state for ti in run.get_task_instances()}}}}))
 """
+    done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True)
+    # A failed step's one line (run_local raises it) is what to read when a state is not success.
+    print("\n".join(line for line in (done.stdout + done.stderr).splitlines() if " exited " in line)[-4000:],
+          file=sys.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
