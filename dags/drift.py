@@ -2,6 +2,10 @@
 drift asset, which schedules training_<model> (dags/training.py).
 
 drift_<model>: drift -> drift_detected (short-circuit) -> retrain (emits mlops://<model>/drift)
+
+The drift step compares the CURRENT_DAYS before the run's day with the champion's training window
+(its `raw`, `train_start`, `train_end` tags in the registry, found through MLFLOW_TRACKING_URI)
+and writes {"drift_detected", "drift_share"} to --result-file, the task's XCom.
 """
 from __future__ import annotations
 
@@ -18,11 +22,12 @@ if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import model_files  # noqa: E402
+import step_args  # noqa: E402
 from pipeline_tasks import drift_asset, step  # noqa: E402
 
 DAILY = "0 2 * * *"  # before the weekly training's 03:00, so a drifted Monday retrains once
-LAKE = "{{ var.value.get('mlops_lake', 's3://xyz-mlops-lake') }}"
-WINDOW_END = "{{ dag_run.run_after | ds }}"
+# A week: every weekday once, so the weekly rhythm of the traffic is not read as drift.
+CURRENT_DAYS = 7
 
 
 def drift_dag(model: model_files.ModelFile) -> DAG:
@@ -35,7 +40,10 @@ def drift_dag(model: model_files.ModelFile) -> DAG:
         catchup=False,
         tags=["mlops", m, "drift"],
     ) as dag:
-        check = step("drift", ["drift", "--model", m, "--lake", LAKE, "--window-end", WINDOW_END], result=True)
+        check = step("drift", ["drift", "--model-name", m, "--raw", step_args.RAW,
+                               "--current-start", step_args.day(-CURRENT_DAYS), "--current-end", step_args.day(0),
+                               "--out", f"{step_args.WORK}/{m}/drift/{step_args.RUN}", *step_args.pushgateway()],
+                     result=True)
 
         @task.short_circuit(task_id="drift_detected")
         def drift_detected(ti=None) -> bool:

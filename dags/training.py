@@ -2,9 +2,13 @@
 a canary release, and the one-click rollback DAG.
 
 training_<model>:
-  validate -> features -> train -> evaluate -> export -> register -> release_start
+  validate -> features -> train -> export -> evaluate -> register -> release_start
   -> canary_window (deferrable wait while the canary takes traffic) -> canary_analysis
   -> decide -> promote | rollback
+
+export comes before evaluate because the gate measures p99 latency on the exported ONNX, the
+artifact that will be served. The data: training on the TRAIN_DAYS before the holdout, the
+holdout being the HOLDOUT_DAYS before the run's day (which is still incomplete).
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import model_files  # noqa: E402
+import step_args  # noqa: E402
 from pipeline_tasks import drift_asset, step  # noqa: E402
 
 WEEKLY = "0 3 * * 1"  # Monday 03:00 UTC, the quietest hour of the shop's week
@@ -32,14 +37,13 @@ CANARY_WINDOW_MINUTES = 5
 # Looks at a canary with too little traffic before giving up on it (and rolling it back): ~30 min.
 ANALYSIS_RETRIES = 6
 START = datetime(2026, 1, 1)
-LAKE = "{{ var.value.get('mlops_lake', 's3://xyz-mlops-lake') }}"
-WORK = "{{ var.value.get('mlops_work', 's3://xyz-mlops-pipeline') }}"
-WINDOW_END = "{{ dag_run.run_after | ds }}"
+# Four weeks of behaviour to learn from, the following week held out for HR@10: whole weeks, so
+# both windows see every weekday (the shop's traffic is weekly).
+TRAIN_DAYS, HOLDOUT_DAYS = 28, 7
 
 
 def training_dag(model: model_files.ModelFile) -> DAG:
     m = model.name
-    run = f"{WORK}/{m}/{{{{ run_id }}}}"
     with DAG(
         dag_id=f"training_{m}",
         description=f"Retrain {m}, gate it, release it as a {model.canary_percent}% canary, promote or roll back",
@@ -50,14 +54,26 @@ def training_dag(model: model_files.ModelFile) -> DAG:
         params={"canary_window_minutes": Param(CANARY_WINDOW_MINUTES, type="integer", minimum=1)},
         tags=["mlops", m, "training"],
     ) as dag:
-        validate = step("validate", ["validate", "--model", m, "--lake", LAKE, "--window-end", WINDOW_END])
-        features = step("features", ["features", "--model", m, "--lake", LAKE, "--window-end", WINDOW_END,
-                                     "--out", run])
-        train = step("train", ["train", "--model", m, "--work", run], gpu=True)
-        evaluate = step("evaluate", ["evaluate", "--model", m, "--work", run,
+        run = f"{step_args.WORK}/{m}/{step_args.RUN}"
+        features_dir = f"{step_args.FEATURES}/{m}/{step_args.RUN}"
+        train_start, train_end = step_args.day(-(TRAIN_DAYS + HOLDOUT_DAYS)), step_args.day(-HOLDOUT_DAYS)
+        onnx, model_dir = f"{run}/model.onnx", f"{run}/model"
+        validation, evaluation = f"{run}/validation.json", f"{run}/evaluation.json"
+        validate = step("validate", ["validate", "--raw", step_args.RAW, "--start", train_start, "--end", train_end,
+                                     "--report", validation])
+        features = step("features", ["features", "--raw", step_args.RAW, "--train-start", train_start,
+                                     "--train-end", train_end, "--holdout-end", step_args.day(0),
+                                     "--out", features_dir])
+        train = step("train", ["train", "--interactions", f"{features_dir}/interactions.parquet", "--out", model_dir,
+                               "--model-name", m, *step_args.pushgateway()], gpu=True)
+        export = step("export", ["export", "--model", model_dir, "--out", onnx, "--model-name", m])
+        evaluate = step("evaluate", ["evaluate", "--features", features_dir, "--onnx", onnx,
+                                     "--validation", validation, "--report", evaluation, "--model-name", m,
+                                     "--p99-ms", str(model.slo_p99_ms),
                                      "--min-improvement", f"{model.min_improvement:g}"])
-        export = step("export", ["export", "--model", m, "--work", run])
-        register = step("register", ["register", "--model", m, "--work", run])
+        register = step("register", ["register", "--model-name", m, "--onnx", onnx, "--evaluation", evaluation,
+                                     "--validation", validation, "--features", features_dir, "--model", model_dir,
+                                     "--artifact-root", step_args.ARTIFACT_ROOT])
         start = step("release_start", ["release", m, "start"], result=True)
         # Deferred to the triggerer while the canary takes traffic. The target is fixed by the
         # task's first start, so a resumed or re-rendered task waits for the same moment.
@@ -72,7 +88,7 @@ def training_dag(model: model_files.ModelFile) -> DAG:
         promote = step("promote", ["release", m, "promote"], result=True)
         rollback = step("rollback", ["release", m, "rollback"], result=True)
         decision = decide()
-        validate >> features >> train >> evaluate >> export >> register >> start >> window >> analysis
+        validate >> features >> train >> export >> evaluate >> register >> start >> window >> analysis
         analysis >> decision >> [promote, rollback]
     return dag
 

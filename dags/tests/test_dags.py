@@ -22,8 +22,8 @@ from conftest import DAGS, REPO
 
 MODEL = "recsys"  # models/recsys.yaml
 TRAINING_EDGES = {
-    ("validate", "features"), ("features", "train"), ("train", "evaluate"), ("evaluate", "export"),
-    ("export", "register"), ("register", "release_start"), ("release_start", "canary_window"),
+    ("validate", "features"), ("features", "train"), ("train", "export"), ("export", "evaluate"),
+    ("evaluate", "register"), ("register", "release_start"), ("release_start", "canary_window"),
     ("canary_window", "canary_analysis"), ("canary_analysis", "decide"), ("decide", "promote"),
     ("decide", "rollback"),
 }

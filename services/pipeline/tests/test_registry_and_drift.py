@@ -1,6 +1,7 @@
 """register against a real `mlflow server` (artifacts on moto S3); drift with Evidently; Pushgateway."""
 from __future__ import annotations
 
+import json
 import urllib.request
 
 import pytest
@@ -93,22 +94,27 @@ WINDOWS = ["--reference-start", "2026-03-02", "--reference-end", "2026-03-04",
            "--current-start", "2026-03-05", "--current-end", "2026-03-07"]
 
 
-def test_no_drift_is_not_flagged_and_is_pushed(lake, pushgateway_url):
-    assert run("drift", "--raw", RAW, *WINDOWS, "--out", "s3://lake-features/drift/none", "--pushgateway", pushgateway_url) == 0
+def test_no_drift_is_not_flagged_and_is_pushed(lake, pushgateway_url, tmp_path):
+    assert run("drift", "--raw", RAW, *WINDOWS, "--out", "s3://lake-features/drift/none", "--pushgateway", pushgateway_url,
+               "--result-file", str(tmp_path / "result.json")) == 0
     result = s3.get_json("s3://lake-features/drift/none/drift.json")
     assert result["detected"] is False and result["drift_share"] < 0.5
+    assert json.loads((tmp_path / "result.json").read_text()) == {"drift_detected": False, "drift_share": result["drift_share"]}
     assert len(result["columns"]) == 4 and result["unseen_item_share"] <= 0.2
     assert b"<html" in s3.get_bytes("s3://lake-features/drift/none/drift.html")[:2000].lower()
     assert gauges(pushgateway_url)[DETECTED] == 0.0
 
 
-def test_injected_drift_is_detected_and_pushed(aws, pushgateway_url):
+def test_injected_drift_is_detected_and_pushed(aws, pushgateway_url, tmp_path):
     assert run("generate", "--raw", "s3://lake-raw/taste", "--start", START, "--days", "5", *LAKE,
                "--drift-from", "2026-03-05", "--drift-kind", "taste") == 0
     assert run("drift", "--raw", "s3://lake-raw/taste", *WINDOWS, "--out", "s3://lake-features/drift/taste",
-               "--pushgateway", pushgateway_url) == 0
+               "--pushgateway", pushgateway_url, "--result-file", str(tmp_path / "xcom" / "return.json")) == 0
     result = s3.get_json("s3://lake-features/drift/taste/drift.json")
     assert result["detected"] is True and result["drift_share"] >= 0.5
+    # The drift DAG's XCom: what its short-circuit reads.
+    assert json.loads((tmp_path / "xcom" / "return.json").read_text()) == {
+        "drift_detected": True, "drift_share": result["drift_share"]}
     assert result["columns"]["category"]["drifted"] is True
     pushed = gauges(pushgateway_url)
     assert pushed[DETECTED] == 1.0 and pushed[SHARE] == result["drift_share"]

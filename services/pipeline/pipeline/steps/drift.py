@@ -21,6 +21,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--drift-share", type=float, default=drift.DRIFT_SHARE)
     parser.add_argument("--max-unseen-item-share", type=float, default=drift.MAX_UNSEEN_ITEM_SHARE)
     parser.add_argument("--pushgateway", help="URL; pushes mlops_data_drift_detected and mlops_data_drift_share")
+    parser.add_argument("--result-file", type=Path,
+                        help='local path: {"drift_detected": bool, "drift_share": float} (the drift DAG\'s XCom)')
 
 
 def main(args) -> None:
@@ -52,5 +54,9 @@ def main(args) -> None:
     if args.pushgateway:
         pushgateway.push(args.pushgateway, "drift", args.model_name,
                          {pushgateway.DRIFT_DETECTED: float(result["detected"]), pushgateway.DRIFT_SHARE: result["drift_share"]})
+    if args.result_file:
+        args.result_file.parent.mkdir(parents=True, exist_ok=True)
+        args.result_file.write_text(json.dumps({"drift_detected": bool(result["detected"]),
+                                                "drift_share": float(result["drift_share"])}))
     print(json.dumps({k: result[k] for k in ("detected", "drift_share", "unseen_customer_share", "unseen_item_share")}
                      | {"drifted_columns": sorted(c for c, v in result["columns"].items() if v["drifted"])}))
