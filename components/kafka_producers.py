@@ -11,8 +11,7 @@ import pulumi_aws as aws
 
 from .iam_policy import output_policy, policy_document
 from .kafka_access import producer_statements
-from .pod_identity import (POD_IDENTITY_SERVICE, SESSION_TAG_CLUSTER, SESSION_TAG_NAMESPACE,
-                           SESSION_TAG_SERVICE_ACCOUNT)
+from .pod_identity import pod_identity_statement
 
 
 @dataclass(frozen=True)
@@ -40,12 +39,8 @@ def producer_trust(cluster_name: str, principal_arns: list[str], service_account
     statements = []
     if principal_arns:
         statements.append({"Effect": "Allow", "Principal": {"AWS": sorted(principal_arns)}, "Action": ["sts:AssumeRole"]})
-    for sa in sorted(service_accounts, key=lambda a: (a.namespace, a.name)):
-        statements.append({"Effect": "Allow", "Principal": {"Service": POD_IDENTITY_SERVICE},
-                           "Action": ["sts:AssumeRole", "sts:TagSession"],
-                           "Condition": {"StringEquals": {SESSION_TAG_CLUSTER: cluster_name,
-                                                          SESSION_TAG_NAMESPACE: sa.namespace,
-                                                          SESSION_TAG_SERVICE_ACCOUNT: sa.name}}})
+    statements += [pod_identity_statement(cluster_name, sa.namespace, sa.name)
+                   for sa in sorted(service_accounts, key=lambda a: (a.namespace, a.name))]
     if not statements:
         raise ValueError("a producer role needs at least one principal ARN or service account")
     return policy_document(*statements)

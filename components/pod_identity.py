@@ -17,11 +17,11 @@ SESSION_TAG_NAMESPACE = "aws:RequestTag/kubernetes-namespace"
 SESSION_TAG_SERVICE_ACCOUNT = "aws:RequestTag/kubernetes-service-account"
 
 
-def pod_identity_trust(cluster_name: str, namespace: str, service_account: str) -> str:
-    """Trust for pods.eks.amazonaws.com (AssumeRole and TagSession: Pod Identity tags each
-    session), conditioned on the session tags, so the role serves only this cluster's
+def pod_identity_statement(cluster_name: str, namespace: str, service_account: str) -> dict:
+    """The trust statement for pods.eks.amazonaws.com (AssumeRole and TagSession: Pod Identity
+    tags each session), conditioned on the session tags, so the role serves only this cluster's
     namespace/service account even if another association in the account names it."""
-    return policy_document({
+    return {
         "Effect": "Allow",
         "Principal": {"Service": POD_IDENTITY_SERVICE},
         "Action": ["sts:AssumeRole", "sts:TagSession"],
@@ -30,7 +30,12 @@ def pod_identity_trust(cluster_name: str, namespace: str, service_account: str) 
             SESSION_TAG_NAMESPACE: namespace,
             SESSION_TAG_SERVICE_ACCOUNT: service_account,
         }},
-    })
+    }
+
+
+def pod_identity_trust(cluster_name: str, namespace: str, service_account: str) -> str:
+    """A trust policy of the one `pod_identity_statement`."""
+    return policy_document(pod_identity_statement(cluster_name, namespace, service_account))
 
 
 @dataclass(frozen=True)
