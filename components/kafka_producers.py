@@ -23,7 +23,6 @@ class ServiceAccount:
 @dataclass(frozen=True)
 class KafkaProducerRoleArgs:
     name: str
-    account_id: str
     cluster_name: pulumi.Input[str]
     msk_cluster_arn: pulumi.Input[str]
     topics: list[str]

@@ -57,7 +57,7 @@ def build_platform(cfg: PlatformConfig) -> None:
     register_tagging(cfg.resource_tags)
     # The Pulumi stack, not the environment, names everything: a stacks/Pulumi.qa.yaml copied
     # from staging (environment: staging) gets its own buckets, cluster and databases.
-    name = f"{cfg.name}-{pulumi.get_stack()}"
+    name = cfg.physical_prefix(pulumi.get_stack())
     high_availability = cfg.environment != "dev"
     # A disposable stack (forceDestroy, dev only) frees its secrets' names on destroy; the others
     # keep a deleted secret recoverable for Secrets Manager's maximum of 30 days.
@@ -353,7 +353,7 @@ def build_ingest(cfg: PlatformConfig, name: str, account_id: str, lake: DataLake
     # Firehose checks its access to the cluster on creation: the cluster policy comes first.
     ), opts=pulumi.ResourceOptions(depends_on=[streaming]))
     producers = KafkaProducerRole("kafka-producers", KafkaProducerRoleArgs(
-        name=name, account_id=account_id, cluster_name=eks_cluster_name, msk_cluster_arn=streaming.cluster_arn,
+        name=name, cluster_name=eks_cluster_name, msk_cluster_arn=streaming.cluster_arn,
         topics=[c.topic for c in contracts],
         principal_arns=ingest.producers.principal_arns,
         service_accounts=[ServiceAccount(sa.namespace, sa.service_account) for sa in ingest.producers.service_accounts],

@@ -1,4 +1,5 @@
 """Runs the offline preview the way `make preview` does, for tests."""
+import functools
 import importlib
 import json
 import os
@@ -25,11 +26,9 @@ def run_tool(module: str, argv: list[str], env: dict[str, str]) -> subprocess.Co
     The same `main(argv)` the command line calls, with the SDKs already imported here once
     (tools/warm.py): a cold interpreter per call would spend most of each test importing
     pulumi_aws. tests/test_preview_output.py checks a real interpreter gives the same bytes."""
-    from tools.warm import preload, run_forked
+    from tools.warm import run_forked
 
-    if not _preloaded:
-        preload(REPO_ROOT)
-        _preloaded.append(True)
+    _preload()
 
     def job() -> int:
         os.environ.clear()
@@ -42,7 +41,10 @@ def run_tool(module: str, argv: list[str], env: dict[str, str]) -> subprocess.Co
                                        outcome.stdout, outcome.stderr)
 
 
-_preloaded: list[bool] = []
+@functools.cache
+def _preload() -> None:
+    from tools.warm import preload
+    preload(REPO_ROOT)
 
 
 def run_preview_in_fresh_interpreter(out: Path, *stacks: str) -> subprocess.CompletedProcess:

@@ -51,8 +51,8 @@ def images_of_stack(stack: str, models_dir: Path | None = None) -> list[Image]:
     source = _source(stack)
     cfg = load_platform_config(load_stack_config(stack), source)
     repositories = cfg.registry.repositories
-    # ContainerRegistry's repositories live under the stack's physical-name prefix (infra/program.py).
-    prefix = f"{cfg.name}-{stack}"
+    # ContainerRegistry's repositories live under the stack's physical-name prefix.
+    prefix = cfg.physical_prefix(stack)
     found = []
     for section in type(cfg).model_fields:
         value = getattr(cfg, section)

@@ -37,6 +37,11 @@ class PlatformConfig(Section):
     environment: Environment = Field(description="Which defaults and safety rules apply.")
     region: str = Field(description="AWS region (Pulumi's own `aws:region`); one EC2 knows (zones from moto's snapshot). Costs are priced from `pricing/aws-<region>.yaml`.")
     name: str = Field(description="Prefix of every physical name, followed by the stack name (`<name>-<stack>-...`); also the `project` tag.")
+
+    def physical_prefix(self, stack: str) -> str:
+        """`<name>-<stack>`: what every physical name the program declares starts with (the
+        program, the image gate and the preview's name check must agree on it)."""
+        return f"{self.name}-{stack}"
     tags: TagsConfig
     network: NetworkConfig
     cluster: ClusterConfig
