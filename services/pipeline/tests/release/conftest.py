@@ -7,7 +7,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 from recorded import openmetrics  # noqa: E402
 
+from tests import servers  # noqa: E402 (the pipeline tests' server harness: free ports, the Pushgateway)
+
 BUCKET = "mlflow-artifacts"
 
 
@@ -34,12 +35,6 @@ def _tool(name: str) -> str:
     path = shutil.which(name)
     assert path, f"{name} is not on PATH: run scripts/install-system-deps.sh"
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # Generous: the test machine is shared, and `mlflow server` alone takes ~30 s to import there.
@@ -87,7 +82,7 @@ def prometheus_url(tmp_path_factory):
     assert backfill.returncode == 0, backfill.stderr[-2000:]
     config = work / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 15s\n")
-    port = _free_port()
+    port = servers.free_port()
     url = f"http://127.0.0.1:{port}"
     process = _start([_tool("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={data}",
                       f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],
@@ -98,19 +93,15 @@ def prometheus_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def pushgateway_url(tmp_path_factory):
-    work = tmp_path_factory.mktemp("pushgateway")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = _start([_tool("prometheus-pushgateway"), f"--web.listen-address=127.0.0.1:{port}"],
-                     f"{url}/-/ready", work / "pushgateway.log")
+    server, url = servers.pushgateway(tmp_path_factory.mktemp("pushgateway"))
     yield url
-    _stop(process)
+    server.stop()
 
 
 @pytest.fixture(scope="session")
 def s3_url(tmp_path_factory):
     work = tmp_path_factory.mktemp("moto")
-    port = _free_port()
+    port = servers.free_port()
     url = f"http://127.0.0.1:{port}"
     process = _start([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                      f"{url}/moto-api/", work / "moto.log")
@@ -157,7 +148,7 @@ def mlflow_server(tmp_path_factory, s3_url):
     auth_dir.mkdir()
     (auth_dir / "username").write_text("release-bot\n")
     (auth_dir / "password").write_text(password + "\n")
-    port = _free_port()
+    port = servers.free_port()
     uri = f"http://127.0.0.1:{port}"
     # No job executor: the registry needs none, and its worker processes cost a shared machine.
     env = {**os.environ, **aws, "MLFLOW_AUTH_CONFIG_PATH": str(auth_ini),
