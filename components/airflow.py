@@ -2,7 +2,7 @@
 
 The official chart (apache-airflow), KubernetesExecutor: each task is its own pod, so a
 training task can ask for a GPU and the rest of the pipeline does not hold one."""
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -36,6 +36,22 @@ WORKER_SA, API_SA, TRIGGERER_SA, SCHEDULER_SA, DAG_PROCESSOR_SA = (
 
 
 @dataclass(frozen=True)
+class PipelineLocations:
+    """Where the DAGs' steps read and write, as s3:// URIs. Each field is the Airflow Variable
+    `mlops_<field>` the DAGs template their steps from (dags/step_args.py), set through the
+    deployment's environment (AIRFLOW_VAR_MLOPS_<FIELD>): no Variable to create by hand."""
+    raw_lake: pulumi.Input[str]  # clickstream/dt=.../hour=... under it
+    features: pulumi.Input[str]  # a run's features under <model>/<run>/
+    artifact_root: pulumi.Input[str]  # MLflow's artifact bucket; `register` logs under models/<model>/
+    work: pulumi.Input[str]  # a run's model, ONNX and reports under <model>/<run>/
+
+    def variables(self) -> list[dict]:
+        """The chart's `env` entries, one AIRFLOW_VAR_MLOPS_<FIELD> per field."""
+        return [{"name": f"AIRFLOW_VAR_MLOPS_{f.name.upper()}", "value": getattr(self, f.name)}
+                for f in fields(self)]
+
+
+@dataclass(frozen=True)
 class AirflowArgs:
     name: str
     account_id: str
@@ -50,6 +66,11 @@ class AirflowArgs:
     noncurrent_version_expiration_days: int
     access_log_bucket: pulumi.Input[str]
     mlflow_tracking_uri: str
+    # What the DAGs' steps run and where they read and write (dags/pipeline_tasks.py, dags/step_args.py).
+    pipeline_image: pulumi.Input[str]  # <ECR repository URL>:<tag>
+    pipeline_locations: PipelineLocations
+    prometheus_url: str  # the release controller's canary analysis queries it
+    pushgateway_url: str  # steps push mlops_pipeline_* and mlops_release_* here
     database: PostgresDatabaseArgs
     k8s_opts: pulumi.ResourceOptions
 
@@ -131,6 +152,13 @@ class Airflow(pulumi.ComponentResource):
                 # The AWS connection resolves credentials from Pod Identity: no keys stored.
                 {"name": "AIRFLOW_CONN_AWS_DEFAULT", "value": f"aws://?region_name={args.region}"},
                 {"name": "MLFLOW_TRACKING_URI", "value": args.mlflow_tracking_uri},
+                # Read by the DAGs when parsed and handed to every step's pod (dags/pipeline_tasks.py).
+                {"name": "PIPELINE_IMAGE", "value": args.pipeline_image},
+                {"name": "PROMETHEUS_URL", "value": args.prometheus_url},
+                {"name": "PUSHGATEWAY_URL", "value": args.pushgateway_url},
+                {"name": "AWS_REGION", "value": args.region},
+                {"name": "AWS_DEFAULT_REGION", "value": args.region},
+                *args.pipeline_locations.variables(),
             ],
             "scheduler": {"replicas": args.scheduler_replicas, "serviceAccount": {"name": SCHEDULER_SA}},
             "workers": {"serviceAccount": {"name": WORKER_SA}},

@@ -7,8 +7,9 @@ jobs that serve it.
 - deploy: jobs in the GitHub environment `deploy_environment` (`sub` = repo:<owner/name>:
   environment:<name>); what `pulumi up` of this program needs, plus cluster-admin on the cluster.
 - release: jobs in `release_environment`; `eks:DescribeCluster` on this cluster and, inside it,
-  a port-forward to the MLflow service only (the release CLI talks to MLflow with its own
-  credentials; model versions move in the registry, not through AWS).
+  a port-forward to the MLflow service and to the Pushgateway's one pod only (the release CLI
+  talks to MLflow with its own credentials and records each decision as mlops_release_* there;
+  model versions move in the registry, not through AWS).
 
 Every trust statement pins `aud` to sts.amazonaws.com and `sub` to one exact value with
 StringEquals, so neither a fork, a pull request nor another branch can assume a role. The
@@ -42,6 +43,10 @@ class GithubOidcArgs:
     cluster_name: pulumi.Input[str]
     mlflow_namespace: str
     mlflow_service: str
+    # Where the release CLI pushes mlops_release_*: a pod name fixed by its StatefulSet, so the
+    # port-forward right names that pod and no other in the monitoring namespace.
+    monitoring_namespace: str
+    pushgateway_pod: str
     k8s_opts: pulumi.ResourceOptions
 
 
@@ -198,30 +203,36 @@ class GithubOidc(pulumi.ComponentResource):
                             kubernetes_groups=[RELEASE_GROUP], opts=entry_opts)
 
         k8s_child = pulumi.ResourceOptions.merge(args.k8s_opts, pulumi.ResourceOptions(parent=self))
-        ns = args.mlflow_namespace
-        rbac = k8s.rbac.v1.Role(
-            f"{name}-release",
-            metadata={"name": "release-port-forward", "namespace": ns},
-            rules=[
-                # `kubectl port-forward svc/<mlflow>` reads the Service, picks one of its pods and
-                # opens the tunnel: nothing else, and only in the MLflow namespace.
-                {"apiGroups": [""], "resources": ["services"], "resourceNames": [args.mlflow_service], "verbs": ["get"]},
-                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
-                {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["create"]},
-            ],
-            opts=k8s_child,
-        )
-        k8s.rbac.v1.RoleBinding(
-            f"{name}-release",
-            metadata={"name": "release-port-forward", "namespace": ns},
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": rbac.metadata.name},
-            subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": RELEASE_GROUP}],
-            opts=k8s_child,
-        )
+        # `kubectl port-forward svc/<mlflow>` reads the Service, picks one of its pods and opens
+        # the tunnel: nothing else, and only in the MLflow namespace.
+        self._release_role(f"{name}-release", "release-port-forward", args.mlflow_namespace, [
+            {"apiGroups": [""], "resources": ["services"], "resourceNames": [args.mlflow_service], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+            {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["create"]},
+        ], k8s_child)
+        # `kubectl port-forward pod/<pushgateway-0>`: that one pod of the monitoring namespace.
+        self._release_role(f"{name}-release-pushgateway", "release-pushgateway", args.monitoring_namespace, [
+            {"apiGroups": [""], "resources": ["pods"], "resourceNames": [args.pushgateway_pod], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["pods/portforward"], "resourceNames": [args.pushgateway_pod],
+             "verbs": ["create"]},
+        ], k8s_child)
 
         self.provider_arn = pulumi.Output.from_input(provider_arn)
         self.role_arns = {kind: role.arn for kind, role in roles.items()}
         self.register_outputs({"provider_arn": self.provider_arn, "role_arns": self.role_arns})
+
+    def _release_role(self, resource_name: str, role_name: str, namespace: str, rules: list[dict],
+                      opts: pulumi.ResourceOptions) -> None:
+        """A Role with `rules` in `namespace`, bound to the release group."""
+        role = k8s.rbac.v1.Role(resource_name, metadata={"name": role_name, "namespace": namespace}, rules=rules,
+                                opts=opts)
+        k8s.rbac.v1.RoleBinding(
+            resource_name,
+            metadata={"name": role_name, "namespace": namespace},
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role.metadata.name},
+            subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": RELEASE_GROUP}],
+            opts=opts,
+        )
 
 
 def trust_statement(provider_arn: str, sub: str) -> dict:

@@ -47,6 +47,7 @@ class NetworkIsolationArgs:
     pipeline_namespace: str
     monitoring_namespace: str
     pushgateway_port: int
+    prometheus_port: int
     istio_namespace: str
     gateway_namespace: str
     seldon_namespace: str
@@ -150,6 +151,8 @@ def traffic_matrix(args: NetworkIsolationArgs) -> dict[str, dict[str, dict]]:
             mlflow,
             egress("allow-pushgateway", [namespace_peer(args.monitoring_namespace, pods=PUSHGATEWAY_PODS)],
                    tcp(args.pushgateway_port)),
+            # The release controller's canary analysis reads Prometheus's query API.
+            egress("allow-prometheus", [prometheus], tcp(args.prometheus_port)),
             # Ingestion reads Kafka (MSK, IAM over TLS) in the private subnets.
             egress("allow-kafka", [vpc], tcp(args.kafka_port)),
             ALLOW_AWS_APIS, ALLOW_POD_IDENTITY,
@@ -162,6 +165,9 @@ def traffic_matrix(args: NetworkIsolationArgs) -> dict[str, dict[str, dict]]:
             # Pushes come from pipeline tasks only; Prometheus scrapes the same port.
             ingress("allow-pushgateway", [namespace_peer(args.pipeline_namespace), prometheus],
                     tcp(args.pushgateway_port), pods=PUSHGATEWAY_PODS),
+            # Canary analysis from pipeline tasks: Prometheus's query API only.
+            ingress("allow-canary-analysis", [namespace_peer(args.pipeline_namespace)],
+                    tcp(args.prometheus_port), pods=PROMETHEUS_PODS),
             ingress("allow-webhook", [vpc], tcp(PROMETHEUS_OPERATOR_WEBHOOK)),
             # Prometheus scrapes pods in every namespace and nodes (kubelet, node-exporter).
             egress("allow-scrape", [{"namespaceSelector": {}}, vpc], None),

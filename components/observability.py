@@ -26,6 +26,15 @@ NAMESPACE = "monitoring"
 # monitoring namespace free of privileged pods.
 NODE_AGENT_NAMESPACE = "kube-system"
 PUSHGATEWAY_PORT = 9091
+PROMETHEUS_PORT = 9090
+# In-cluster addresses: kube-prometheus-stack names Prometheus's Service `<release>-prometheus`,
+# the Pushgateway chart its Service after the release (each release name contains its chart's).
+PROMETHEUS_RELEASE, PUSHGATEWAY_RELEASE = "kube-prometheus-stack", "prometheus-pushgateway"
+PROMETHEUS_URL = f"http://{PROMETHEUS_RELEASE}-prometheus.{NAMESPACE}.svc.cluster.local:{PROMETHEUS_PORT}"
+PUSHGATEWAY_URL = f"http://{PUSHGATEWAY_RELEASE}.{NAMESPACE}.svc.cluster.local:{PUSHGATEWAY_PORT}"
+# One replica as a StatefulSet: its pod's name is fixed, so the release workflow's port-forward
+# right can name it (components/github_oidc.py) instead of every pod of the namespace.
+PUSHGATEWAY_POD = f"{PUSHGATEWAY_RELEASE}-0"
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,7 @@ class Observability(pulumi.ComponentResource):
         )
 
         ha = args.prometheus_replicas > 1
-        stack = helm_release("kube-prometheus-stack", KUBE_PROMETHEUS_STACK, NAMESPACE, {
+        stack = helm_release(PROMETHEUS_RELEASE, KUBE_PROMETHEUS_STACK, NAMESPACE, {
             "prometheus": {"prometheusSpec": {
                 "replicas": args.prometheus_replicas,
                 "retention": f"{args.prometheus_retention_days}d",
@@ -130,8 +139,10 @@ class Observability(pulumi.ComponentResource):
 
         # The training pipeline pushes its last-success time, drift and model version here.
         # Pushes are admitted from the pipeline namespace only (components/network_policies.py).
-        helm_release("prometheus-pushgateway", PUSHGATEWAY, NAMESPACE, {
+        helm_release(PUSHGATEWAY_RELEASE, PUSHGATEWAY, NAMESPACE, {
             "serviceMonitor": {"enabled": True, "honorLabels": True},  # keep the pushed `model` label
+            "runAsStatefulSet": True,
+            "replicaCount": 1,
             "nodeSelector": SYSTEM_NODES,
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
             "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534, "fsGroup": 65534,
@@ -158,7 +169,11 @@ class Observability(pulumi.ComponentResource):
                 data={file_name: dashboard},
                 opts=ns_opts,
             )
-        self.register_outputs({"namespace": NAMESPACE, "paging_enabled": args.paging_enabled})
+        # What the release controller queries (canary analysis) and the pipeline pushes to.
+        self.prometheus_url = PROMETHEUS_URL
+        self.pushgateway_url = PUSHGATEWAY_URL
+        self.register_outputs({"namespace": NAMESPACE, "paging_enabled": args.paging_enabled,
+                               "prometheus_url": PROMETHEUS_URL, "pushgateway_url": PUSHGATEWAY_URL})
 
     def _rule(self, resource_name: str, name: str, doc: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
         k8s.apiextensions.CustomResource(

@@ -5,7 +5,7 @@ import pulumi_aws as aws
 from components.airflow import NAMESPACE as AIRFLOW_NAMESPACE
 from components.airflow import TASK_POD_TEMPLATE_CONFIGMAP
 from components.airflow import WORKER_SA as AIRFLOW_WORKER_SA
-from components.airflow import Airflow, AirflowArgs
+from components.airflow import Airflow, AirflowArgs, PipelineLocations
 from components.cache import Cache, CacheArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.data_lake import DataLake, DataLakeArgs
@@ -21,7 +21,8 @@ from components.mlflow import MlflowTracking, MlflowTrackingArgs
 from components.model_serving import ModelPlatform, ModelServing, ModelServingArgs
 from components.network import Network, NetworkArgs
 from components.network_policies import NetworkIsolation, NetworkIsolationArgs
-from components.observability import PUSHGATEWAY_PORT, ModelAlerting, Observability, ObservabilityArgs
+from components.observability import PROMETHEUS_PORT, PROMETHEUS_URL, PUSHGATEWAY_POD, PUSHGATEWAY_PORT, PUSHGATEWAY_URL
+from components.observability import ModelAlerting, Observability, ObservabilityArgs
 from components.pipeline_namespace import PipelineNamespace, PipelineNamespaceArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec
 from components.node_placement import GPU_NODE_LABELS, GPU_TAINT
@@ -206,6 +207,17 @@ def build_platform(cfg: PlatformConfig) -> None:
         noncurrent_version_expiration_days=cfg.data_lake.noncurrent_version_expiration_days,
         access_log_bucket=lake.access_log_bucket,
         mlflow_tracking_uri=mlflow.tracking_uri,
+        pipeline_image=registry.repository_urls["pipeline"].apply(lambda url: f"{url}:{cfg.pipeline.image_tag}"),
+        # The pipeline role writes the features zone only (components/pipeline_namespace.py): a
+        # run's working files go there too, beside its features.
+        pipeline_locations=PipelineLocations(
+            raw_lake=lake.bucket_names["raw"].apply(lambda b: f"s3://{b}"),
+            features=lake.bucket_names["features"].apply(lambda b: f"s3://{b}/features"),
+            artifact_root=mlflow.artifact_bucket_name.apply(lambda b: f"s3://{b}"),
+            work=lake.bucket_names["features"].apply(lambda b: f"s3://{b}/runs"),
+        ),
+        prometheus_url=PROMETHEUS_URL,
+        pushgateway_url=PUSHGATEWAY_URL,
         database=database("airflow", cfg.airflow.database),
         k8s_opts=k8s_opts,
     ))
@@ -262,7 +274,10 @@ def build_platform(cfg: PlatformConfig) -> None:
         cluster_name=cluster.name,
         mlflow_namespace=MLFLOW_NAMESPACE,
         mlflow_service="mlflow",
-        k8s_opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, mlflow]),
+        monitoring_namespace=MONITORING_NAMESPACE,
+        pushgateway_pod=PUSHGATEWAY_POD,
+        # Its Roles live in MLflow's and the monitoring namespace.
+        k8s_opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[*nodes.resources, mlflow, observability]),
     ))
     pulumi.export("githubOidcProviderArn", github.provider_arn)
     pulumi.export("githubRoleArns", github.role_arns)
@@ -311,6 +326,7 @@ def build_platform(cfg: PlatformConfig) -> None:
         pipeline_namespace=pipeline.namespace,
         monitoring_namespace=MONITORING_NAMESPACE,
         pushgateway_port=PUSHGATEWAY_PORT,
+        prometheus_port=PROMETHEUS_PORT,
         istio_namespace=ISTIO_NAMESPACE,
         gateway_namespace=GATEWAY_NAMESPACE,
         seldon_namespace=SELDON_NAMESPACE,

@@ -52,7 +52,7 @@ def test_valid_stacks_load():
      "stacks/Pulumi.dev.yaml: mlops:environment must be one of dev, staging, prod (got qa)"),
     ({"colour": "blue"},
      "stacks/Pulumi.dev.yaml: mlops:colour is not a known key (allowed: airflow, cache, cluster, dataLake, deadMansSwitchUrl, "
-     "delivery, environment, ingest, mlflow, name, network, observability, registry, serving, streaming, tags, ticketWebhookUrl)"),
+     "delivery, environment, ingest, mlflow, name, network, observability, pipeline, registry, serving, streaming, tags, ticketWebhookUrl)"),
 ])
 def test_bad_values_name_file_key_value_and_what_is_allowed(overrides, expected):
     assert expected in errors(**overrides)

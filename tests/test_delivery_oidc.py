@@ -59,7 +59,7 @@ def test_images_role_pushes_to_this_stacks_repositories_only(stacks):
         assert not any(a.startswith("ecr:Delete") or a == "ecr:*" for a in push["Action"])
 
 
-def test_release_role_describes_its_cluster_and_port_forwards_to_mlflow_only(stacks):
+def test_release_role_describes_its_cluster_and_port_forwards_to_mlflow_and_the_pushgateway_only(stacks):
     for env, resources in stacks.items():
         cluster = one(resources, "aws:eks/cluster:Cluster")["inputs"]["name"]
         assert statements(resources, "release") == [{
@@ -76,6 +76,21 @@ def test_release_role_describes_its_cluster_and_port_forwards_to_mlflow_only(sta
         binding = one(resources, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "github-release")["inputs"]
         assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "mlops:release"}]
         assert binding["metadata"]["namespace"] == "mlflow" and binding["roleRef"]["name"] == role["metadata"]["name"]
+        # The decision's metrics: a port-forward to the Pushgateway's one pod, by name, nothing else there.
+        push = one(resources, "kubernetes:rbac.authorization.k8s.io/v1:Role", "github-release-pushgateway")["inputs"]
+        assert push["metadata"]["namespace"] == "monitoring"
+        assert len(push["rules"]) == 2
+        for rule in push["rules"]:
+            assert rule["resourceNames"] == ["prometheus-pushgateway-0"], rule
+        assert {(res, verb) for rule in push["rules"] for res in rule["resources"] for verb in rule["verbs"]} == {
+            ("pods", "get"), ("pods/portforward", "create")}
+        push_binding = one(resources, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+                           "github-release-pushgateway")["inputs"]
+        assert push_binding["subjects"] == binding["subjects"] and push_binding["roleRef"]["name"] == "release-pushgateway"
+        # The pod name the right names is the one the chart gives its StatefulSet's only pod.
+        values = one(resources, "kubernetes:helm.sh/v3:Release", "prometheus-pushgateway")["inputs"]
+        assert values["values"]["runAsStatefulSet"] is True and values["values"]["replicaCount"] == 1
+        assert f'{values["name"]}-0' == "prometheus-pushgateway-0"
 
 
 def test_deploy_role_covers_every_aws_service_the_stack_declares(stacks):

@@ -4,8 +4,8 @@
 
 Images gated, per stack: each model file's `image` and `canary.image` (models/*.yaml), and each
 stack section with an `imageTag` whose name is one of the stack's ECR repositories (today
-`mlops:mlflow.imageTag` -> <name>-<env>/mlflow). A bare `<repository>:<tag>` resolves to this
-stack's repository `<name>-<env>/<repository>`; a full reference must name an ECR registry.
+`mlops:mlflow.imageTag` -> <name>-<env>/mlflow and `mlops:pipeline.imageTag` -> <name>-<env>/pipeline).
+A bare `<repository>:<tag>` resolves to this stack's repository `<name>-<env>/<repository>`; a full reference must name an ECR registry.
 
 An image passes when ECR has it (describe_images) and its scan is COMPLETE with no HIGH or
 CRITICAL finding (describe_image_scan_findings). Enhanced (Inspector) findings count only when a

@@ -34,6 +34,8 @@ _COMMON: dict[str, Any] = {
     },
     "cache": {"engineVersion": "8.0"},
     "mlflow": {"imageTag": "3.17.2"},
+    # The pipeline image's release tag (`images` workflow, release-tag input) the DAGs' pods run.
+    "pipeline": {"imageTag": "1.0.0"},
     "airflow": {
         # This repository: its dags/ holds the training, drift and rollback DAGs (a fork sets its own URL).
         "dagsRepository": "https://github.com/xyz-shopsmart/xyz-mlops.git",

@@ -1,23 +1,33 @@
-"""MLflow and Airflow on the cluster."""
+"""MLflow, Airflow and the training pipeline's image on the cluster."""
 import re
+from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from .base import Section
 from .data_services import DatabaseConfig
 
 
+def pinned_tag(v: str) -> str:
+    """An ECR image tag that names one build: the tag grammar, and never `latest`."""
+    if v == "latest" or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", v):
+        raise ValueError("must be a version tag (ECR tags are immutable here; `latest` is refused)")
+    return v
+
+
+ImageTag = Annotated[str, AfterValidator(pinned_tag)]
+
+
 class MlflowConfig(Section):
     replicas: int = Field(ge=1, le=10, description="Tracking-server replicas (>= 2 in prod for zero-downtime).")
-    image_tag: str = Field(description="Tag of the MLflow server image built from services/mlflow, in the stack's ECR.")
+    image_tag: ImageTag = Field(description="Tag of the MLflow server image built from services/mlflow, in the stack's ECR.")
     database: DatabaseConfig
 
-    @field_validator("image_tag")
-    @classmethod
-    def _pinned(cls, v: str) -> str:
-        if v == "latest" or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", v):
-            raise ValueError("must be a version tag (ECR tags are immutable here; `latest` is refused)")
-        return v
+
+class PipelineConfig(Section):
+    # A section named after its ECR repository: tools/image_gate.py checks this tag like MLflow's.
+    image_tag: ImageTag = Field(description="Tag of the training-pipeline image built from services/pipeline, in the "
+                                                                             "stack's ECR: every step of the Airflow DAGs runs as a pod of it.")
 
 
 class AirflowConfig(Section):

@@ -10,7 +10,7 @@ from .ec2_catalog import offered_in, region_zones
 from .data_services import CacheConfig, StreamingConfig
 from .delivery import DeliveryConfig
 from .ingest import IngestConfig
-from .ml_services import AirflowConfig, MlflowConfig
+from .ml_services import AirflowConfig, MlflowConfig, PipelineConfig
 from .network import NetworkConfig
 from .observability import ObservabilityConfig
 from .storage import DataLakeConfig, RegistryConfig
@@ -51,6 +51,7 @@ class PlatformConfig(Section):
     cache: CacheConfig
     mlflow: MlflowConfig
     airflow: AirflowConfig
+    pipeline: PipelineConfig
     serving: ServingConfig
     observability: ObservabilityConfig
     delivery: DeliveryConfig

@@ -64,6 +64,12 @@ def clean(ecr, repository: str, tag: str) -> str:
     return digest
 
 
+def clean_stack_images(ecr) -> dict[str, str]:
+    """The images dev's stack file names (mlops:mlflow.imageTag 3.17.2 and mlops:pipeline.imageTag
+    1.0.0, the defaults), pushed and scanned clean: {repository: digest}."""
+    return {repo: clean(ecr, f"xyz-mlops-dev/{repo}", tag) for repo, tag in (("mlflow", "3.17.2"), ("pipeline", "1.0.0"))}
+
+
 def run_gate(ecr, models_dir=None) -> tuple[int, list[str]]:
     out = io.StringIO()
     code = image_gate.gate(["dev"], ecr, out=out, models_dir=models_dir)
@@ -71,27 +77,29 @@ def run_gate(ecr, models_dir=None) -> tuple[int, list[str]]:
 
 
 def test_clean_images_pass_and_their_digests_are_printed(ecr):
-    # dev runs mlflow (stacks: mlops:mlflow.imageTag, default 3.17.2) and recsys (models/recsys.yaml: serving:1.0.0).
-    mlflow = clean(ecr, "xyz-mlops-dev/mlflow", "3.17.2")
+    # dev runs mlflow and the pipeline (stacks: mlops:<section>.imageTag) and recsys
+    # (models/recsys.yaml: serving:1.0.0).
+    stack = clean_stack_images(ecr)
     serving = clean(ecr, "xyz-mlops-dev/serving", "1.0.0")
     code, lines = run_gate(ecr)
-    assert lines == [f"ok xyz-mlops-dev/mlflow:3.17.2 {mlflow}", f"ok xyz-mlops-dev/serving:1.0.0 {serving}",
-                     "image gate: 2 image(s), 0 failed"]
+    assert lines == [f"ok xyz-mlops-dev/mlflow:3.17.2 {stack['mlflow']}", f"ok xyz-mlops-dev/pipeline:1.0.0 {stack['pipeline']}",
+                     f"ok xyz-mlops-dev/serving:1.0.0 {serving}", "image gate: 3 image(s), 0 failed"]
     assert code == 0
 
 
 def test_a_missing_image_stops_the_deploy_naming_it_and_its_file(ecr):
-    clean(ecr, "xyz-mlops-dev/mlflow", "3.17.2")
+    clean_stack_images(ecr)
     clean(ecr, "xyz-mlops-dev/serving", "0.9.0")  # another tag does not count
     code, lines = run_gate(ecr)
     assert code == 1
-    assert lines[1] == ("FAIL xyz-mlops-dev/serving:1.0.0 (models/recsys.yaml: image): "
+    assert lines[2] == ("FAIL xyz-mlops-dev/serving:1.0.0 (models/recsys.yaml: image): "
                         "is not in ECR (build it with the images workflow, or fix the tag)")
-    assert lines[-1] == "image gate: 2 image(s), 1 failed"
+    assert lines[-1] == "image gate: 3 image(s), 1 failed"
 
 
 def test_an_unscanned_image_fails(ecr):
     push(ecr, "xyz-mlops-dev/mlflow", "3.17.2", scanned=False)
+    clean(ecr, "xyz-mlops-dev/pipeline", "1.0.0")
     clean(ecr, "xyz-mlops-dev/serving", "1.0.0")
     code, lines = run_gate(ecr)
     assert code == 1
@@ -106,12 +114,12 @@ def test_an_unscanned_image_fails(ecr):
     ("FAILED", {}, False),
 ])
 def test_basic_scan_verdicts(ecr, status, counts, passes):
-    clean(ecr, "xyz-mlops-dev/mlflow", "3.17.2")
+    clean_stack_images(ecr)
     digest = push(ecr, "xyz-mlops-dev/serving", "1.0.0")
     set_scan("xyz-mlops-dev/serving", digest, status, counts)
     code, lines = run_gate(ecr)
     assert code == (0 if passes else 1)
-    serving = lines[1]
+    serving = lines[2]
     if passes:
         assert serving == f"ok xyz-mlops-dev/serving:1.0.0 {digest}"
     elif status != "COMPLETE":
@@ -123,14 +131,14 @@ def test_basic_scan_verdicts(ecr, status, counts, passes):
 
 @pytest.mark.parametrize("fix, passes", [("NO", True), ("YES", False), ("PARTIAL", False)])
 def test_enhanced_scan_blocks_only_fixable_high_findings(ecr, fix, passes):
-    clean(ecr, "xyz-mlops-dev/mlflow", "3.17.2")
+    clean_stack_images(ecr)
     digest = push(ecr, "xyz-mlops-dev/serving", "1.0.0")
     set_scan("xyz-mlops-dev/serving", digest, counts={"HIGH": 1, "MEDIUM": 1}, enhanced=[
         {"severity": "HIGH", "fixAvailable": fix, "title": "CVE-2026-1"},
         {"severity": "MEDIUM", "fixAvailable": "YES", "title": "CVE-2026-2"}])
     code, lines = run_gate(ecr)
     assert code == (0 if passes else 1)
-    assert lines[1].startswith("ok ") is passes
+    assert lines[2].startswith("ok xyz-mlops-dev/serving:1.0.0 ") is passes
 
 
 def write_model(directory, image: str, canary_image: str | None = None) -> None:
@@ -142,7 +150,7 @@ def write_model(directory, image: str, canary_image: str | None = None) -> None:
 
 
 def test_canary_digests_and_other_registries(ecr, tmp_path):
-    clean(ecr, "xyz-mlops-dev/mlflow", "3.17.2")
+    clean_stack_images(ecr)
     stable = clean(ecr, "xyz-mlops-dev/serving", "1.0.0")
     write_model(tmp_path, f"serving@{stable}", canary_image="ghcr.io/acme/server:2.0.0")
     code, lines = run_gate(ecr, tmp_path)
@@ -150,15 +158,15 @@ def test_canary_digests_and_other_registries(ecr, tmp_path):
     assert f"ok xyz-mlops-dev/serving@{stable} {stable}" in lines
     assert ("FAIL ghcr.io/acme/server:2.0.0 (models/recsys.yaml: canary.image): ghcr.io is not an ECR registry: "
             "only images in ECR are scanned and gated") in lines
-    assert lines[-1] == "image gate: 3 image(s), 1 failed"
+    assert lines[-1] == "image gate: 4 image(s), 1 failed"
 
 
 def test_a_full_ecr_reference_is_gated_in_its_repository(ecr, tmp_path):
-    clean(ecr, "xyz-mlops-dev/mlflow", "3.17.2")
+    clean_stack_images(ecr)
     digest = clean(ecr, "xyz-mlops-dev/pipeline", "abc123")
     write_model(tmp_path, f"123456789012.dkr.ecr.{REGION}.amazonaws.com/xyz-mlops-dev/pipeline:abc123")
     code, lines = run_gate(ecr, tmp_path)
-    assert (code, lines[1]) == (0, f"ok xyz-mlops-dev/pipeline:abc123 {digest}")
+    assert (code, lines[2]) == (0, f"ok xyz-mlops-dev/pipeline:abc123 {digest}")
 
 
 def test_bad_input_is_one_line_and_exit_2(ecr, tmp_path, capsys, monkeypatch):

@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 
     promote = actions.add_parser("promote", parents=[common], help="champion <- challenger")
     promote.add_argument("--force", action="store_true", help="promote although the last analysis did not say so")
+    promote.add_argument("--reason", help="recorded on the promoted version (the release workflow asks for one)")
 
     rollback = actions.add_parser("rollback", parents=[common], help="challenger <- champion, the bad version tagged")
     rollback.add_argument("--reason", help="recorded on the rolled-back version (default: the last analysis)")
@@ -200,7 +201,7 @@ def _promote(client, args) -> dict:
     registry.delete_alias(client, args.model, CHALLENGER)
     registry.record(client, args.model, number, {
         "decision": "promote", "promoted_at": _iso(now), "previous_champion": previous or "none",
-        "forced": "true" if args.force and last != analysis.PROMOTE else None})
+        "forced": "true" if args.force and last != analysis.PROMOTE else None, "promote_reason": args.reason})
     if previous and previous != number:
         registry.record(client, args.model, previous, {"superseded_by": number, "superseded_at": _iso(now)})
     metrics.push_decision(args.pushgateway, args.model, "promote", now)
