@@ -1,6 +1,8 @@
 import json
+import subprocess
+import sys
 
-from preview_run import STACKS, run_preview_in_fresh_interpreter
+from preview_run import REPO_ROOT, STACKS, run_preview_in_fresh_interpreter
 
 
 def test_two_previews_are_byte_identical(preview_dir, tmp_path):
@@ -15,6 +17,23 @@ def test_two_previews_are_byte_identical(preview_dir, tmp_path):
     assert first == second
     for rel in first:
         assert (preview_dir / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def test_the_engine_skipping_the_sdks_stack_walk_changes_no_byte(preview_dir, tmp_path):
+    # tools/engine.py replaces the SDK's per-registration stack walk (source positions the mock
+    # monitor discards); with the SDK's own function back, the preview must be the same.
+    restore = ("import sys, pulumi.runtime.resource as r, tools.engine as e\n"
+               "assert e.SDK_STACK_TRACE is not None and r._get_stack_trace is not e.SDK_STACK_TRACE\n"
+               "r._get_stack_trace = e.SDK_STACK_TRACE\n"
+               "from tools.preview import main\n"
+               f"sys.exit(main(['--out', {str(tmp_path)!r}, 'dev']))")
+    done = subprocess.run([sys.executable, "-c", restore], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    files = sorted(p.relative_to(tmp_path) for p in (tmp_path / "dev").rglob("*") if p.is_file())
+    assert len(files) >= 4
+    assert files == sorted(p.relative_to(preview_dir) for p in (preview_dir / "dev").rglob("*") if p.is_file())
+    for rel in files:
+        assert (tmp_path / rel).read_bytes() == (preview_dir / rel).read_bytes(), rel
 
 
 def test_resources_json_shape_sorted_by_urn(stacks):
