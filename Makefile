@@ -32,7 +32,7 @@ lock: venv
 preview: venv
 	$(VENV)/bin/python -m tools.preview $(if $(STACK),$(STACK),$(STACKS))
 
-test: test-infra test-serving test-mlflow test-dags test-pipeline test-demo
+test: test-infra test-serving test-mlflow test-dags test-pipeline
 
 # One pytest worker per core (pytest-xdist); a file's tests stay on one worker, so each worker
 # builds the shared previews once.

@@ -105,7 +105,7 @@ def _drift_plot(windows: list[dict], path: Path) -> None:
 def _events(result: dict, t0: float) -> list[tuple[float, str]]:
     events = []
     for release in result.get("releases", []):
-        events.append((release["started"] - t0, f"v{release['version']} start"))
+        events.append((_at(release["tags"], "start") - t0, f"v{release['version']} challenger"))
         events.append((_at(release["tags"], release["decision"]) - t0, f"v{release['version']} {release['decision']}"))
     if "rollback" in result:
         events.append((result["rollback"]["first_error_at"] - t0, "first canary 5xx"))
@@ -113,7 +113,7 @@ def _events(result: dict, t0: float) -> list[tuple[float, str]]:
 
 
 def _at(tags: dict, decision: str) -> float:
-    key = {"promote": "release.promoted_at", "rollback": "release.rolled_back_at"}[decision]
+    key = {"start": "release.started_at", "promote": "release.promoted_at", "rollback": "release.rolled_back_at"}[decision]
     return datetime.fromisoformat(tags[key].replace("Z", "+00:00")).timestamp()
 
 
