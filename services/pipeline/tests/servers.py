@@ -77,6 +77,9 @@ def pushgateway(workdir: Path) -> tuple[Process, str]:
         raise AssertionError("prometheus-pushgateway is not installed (scripts/install-system-deps.sh installs it)")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = Process([binary, f"--web.listen-address=127.0.0.1:{port}"], workdir, {}, "pushgateway")
+    # Debian builds the Pushgateway with --persistence.file=/var/lib/prometheus/pushgateway.data:
+    # every instance on the machine would start from (and save to) one shared file. Memory only.
+    server = Process([binary, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="],
+                     workdir, {}, "pushgateway")
     wait_until(lambda: server.alive() and http_ok(f"{url}/-/ready"), "the Pushgateway")
     return server, url
