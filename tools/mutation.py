@@ -57,7 +57,8 @@ MODULES = {
         "tests/review/test_cost.py", "tests/review/test_cost_lake.py", "tests/review/test_cost_units.py"),
         deselect="test_every_stack_has_a_per_component_estimate"),
     "services/serving/model_server": Module(SERVING, SERVING / ".venv/bin/python", "model_server", (
-        "tests/test_units.py", "tests/test_cache_client.py", "tests/test_app_inprocess.py")),
+        "tests/test_units.py", "tests/test_cache_client.py", "tests/test_app_inprocess.py",
+        "tests/test_units_server.py")),
 }
 
 

@@ -150,3 +150,18 @@ def test_metrics_count_requests_by_route_and_code(client):
     assert 'model_server_requests_total{code="200",method="POST",model="recsys",route="/v2/models/{name}/infer"' in text
     assert 'code="400",method="GET"' in text and 'route="/recommend/{customer_id}"' in text
     assert "model_server_cache_requests_total" in text and "model_server_inference_duration_seconds_bucket" in text
+
+
+def test_every_answer_names_the_version_and_draining_closes_connections(client, monkeypatch):
+    from model_server import drain
+
+    version = client.get("/v2/models/recsys").json()["versions"][0]
+    response = client.post(INFER, json=tensor())
+    assert response.headers["x-model-version"] == version and "connection" not in response.headers
+    assert client.get("/v2/models/other").headers["x-model-version"] == version  # errors too
+    monkeypatch.setattr(drain, "_draining", False)  # restored after the test
+    assert drain.draining() is False
+    drain.begin()
+    assert drain.draining() is True
+    response = client.post(INFER, json=tensor())
+    assert response.status_code == 200 and response.headers["connection"] == "close"
