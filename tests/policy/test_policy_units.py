@@ -1,0 +1,130 @@
+"""The pack's shared readers (policy/common.py) on the shapes props arrive in: plain dicts offline,
+Mapping/Sequence proxies that raise UnknownValueError under the CLI, None for unset values, JSON
+text for IAM documents; and which environment a rule applies when config and tags disagree."""
+from types import SimpleNamespace
+
+import pytest
+from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+
+from policy import common
+from policy.offline import Violation, evaluate
+
+
+def Unknown():
+    """Props as the CLI hands them during preview: tags not known yet."""
+    return unknown_checking_proxy({"tags": UNKNOWN_OBJECT_VALUE})
+
+
+def test_get_walks_paths_and_defaults_on_any_missing_or_null_step():
+    props = {"a": {"b": {"c": 0}, "n": None}, "s": "text"}
+    assert common.get(props, "a.b.c") == 0
+    assert common.get(props, "a.b.c", 5) == 0  # a falsy value is a value
+    assert common.get(props, "a.n", "d") == "d"
+    assert common.get(props, "a.x.c", "d") == "d"
+    assert common.get(props, "s.x", "d") == "d"
+    assert common.get(None, "a", "d") == "d"
+    assert common.get(props, "a.b") == {"c": 0}
+
+
+def test_items_of_every_shape():
+    assert common.items(None) == []
+    assert common.items("ab") == ["ab"] and common.items(b"ab") == [b"ab"]
+    assert common.items({"k": 1}) == [{"k": 1}]
+    assert common.items((1, 2)) == [1, 2] and common.items([3]) == [3]
+    assert common.items(7) == [7]
+    assert common.as_strings(["a", 1, None, "b"]) == ["a", "b"] and common.as_strings("x") == ["x"]
+
+
+@pytest.mark.parametrize("value,true,false", [
+    (True, True, False), (False, False, True), ("TRUE", True, False), ("false", False, True),
+    ("yes", False, False), (1, False, False), (0, False, False), (None, False, False),
+])
+def test_booleans_as_pulumi_sends_them(value, true, false):
+    assert (common.is_true(value), common.is_false(value)) == (true, false)
+
+
+def test_unknown_values_fall_back_to_the_default_and_skip_the_resource():
+    def unknown():
+        raise UnknownValueError(UNKNOWN_STRING_VALUE, ["x"])
+
+    assert common.known(lambda: 3, 9) == 3
+    assert common.known(unknown, 9) == 9 and common.known(unknown) is None
+
+    def check(r):
+        if r == "unknown":
+            unknown()
+        yield f"{r}-1"
+        yield f"{r}-2"
+
+    assert list(common.safely(["a", "unknown", "b"], check)) == ["a-1", "a-2", "b-1", "b-2"]
+
+
+def resource(env):
+    return SimpleNamespace(props={"tags": {"environment": env}} if env is not None else {})
+
+
+def test_the_configured_environment_wins_else_the_tags_else_prod():
+    assert common.resource_environment({"environment": "dev"}, {"tags": {"environment": "prod"}}) == "dev"
+    assert common.resource_environment({}, {"tags": {"environment": "staging"}}) == "staging"
+    assert common.resource_environment({"environment": "qa"}, {"tags": {"environment": "dev"}}) == "dev"
+    assert common.resource_environment(None, {"tags": {"environment": "qa"}}) == "prod"
+    with pytest.raises(UnknownValueError):
+        common.get(Unknown(), "tags.environment")
+    assert common.resource_environment({}, Unknown()) == "prod"
+    assert common.stack_environment({"environment": "staging"}, [resource("dev")]) == "staging"
+    # The tag most resources carry; unknown and missing tags do not vote.
+    unknown = SimpleNamespace(props=Unknown())
+    assert common.stack_environment({}, [resource("dev"), resource("staging"), resource("dev"), unknown,
+                                         resource(None)]) == "dev"
+    assert common.stack_environment(None, [resource("qa")]) == "prod"
+    assert common.stack_environment({}, []) == "prod"
+
+
+def test_policy_statements_from_text_or_mapping():
+    statement = {"Effect": "Allow", "Action": "s3:GetObject"}
+    assert common.policy_statements('{"Statement": [%s]}' % '{"Effect": "Allow", "Action": "s3:GetObject"}') == [statement]
+    assert common.policy_statements({"Statement": statement}) == [statement]  # a lone statement
+    assert common.policy_statements({"Statement": [statement, "junk", 3]}) == [statement]
+    assert common.policy_statements("{not json") == []
+    assert common.policy_statements('["a"]') == [] and common.policy_statements(None) == []
+    assert common.policy_statements({}) == []
+
+
+def test_pod_specs_of_each_workload_kind():
+    spec = {"containers": [{"name": "app"}], "initContainers": [{"name": "init"}, "junk"]}
+    assert common.pod_specs("kubernetes:core/v1:Pod", {"spec": spec}) == [common.PodSpec("spec", spec)]
+    assert common.pod_specs("kubernetes:batch/v1:CronJob", {"spec": {"jobTemplate": {"spec": {"template": {"spec": spec}}}}}) == [
+        common.PodSpec("spec.jobTemplate.spec.template.spec", spec)]
+    assert common.pod_specs("kubernetes:apps/v1:Deployment", {"spec": {"template": {"spec": spec}}}) == [
+        common.PodSpec("spec.template.spec", spec)]
+    assert common.pod_specs("kubernetes:apps/v1:Deployment", {"spec": {"template": {"spec": "x"}}}) == []
+    seldon = {"spec": {"predictors": [
+        {"name": "stable", "componentSpecs": [{"spec": spec}, {"spec": None}, {"spec": spec}]},
+        {"componentSpecs": [{"spec": spec}]}]}}
+    assert common.pod_specs(common.SELDON, seldon) == [
+        common.PodSpec("predictor stable, componentSpecs[0]", spec), common.PodSpec("predictor stable, componentSpecs[2]", spec),
+        common.PodSpec("predictor ?, componentSpecs[0]", spec)]
+    assert common.containers(spec) == [{"name": "app"}, {"name": "init"}]
+    assert common.containers(spec, init=False) == [{"name": "app"}]
+    assert common.k8s_identity({"metadata": {"namespace": "ml", "name": "x"}}, "f") == ("ml", "x")
+    assert common.k8s_identity({}, "fallback") == ("default", "fallback")
+
+
+def test_offline_evaluation_reports_rule_level_and_urn_and_skips_components():
+    log_group = {"urn": "urn:pulumi:t::p::aws:cloudwatch/logGroup:LogGroup::lg", "type": "aws:cloudwatch/logGroup:LogGroup",
+                 "name": "lg", "parent": None, "inputs": {}}
+    component = {"urn": "urn:pulumi:t::p::mlops:x:Thing::c", "type": "mlops:x:Thing", "name": "c", "parent": None,
+                 "inputs": {}}
+    provider = {"urn": "urn:pulumi:t::p::pulumi:providers:aws::default", "type": "pulumi:providers:aws",
+                "name": "default", "parent": None, "inputs": {}}
+    rule = next(p for p in common.POLICIES if p.name == "log-group-retention")
+    found = evaluate([log_group, component, provider], "dev", [rule])
+    assert found == [Violation("log-group-retention", "advisory", log_group["urn"],
+                               "retentionInDays should be set: logs are otherwise kept (and billed) forever")]
+    assert found[0].to_json() == {"policy": "log-group-retention", "enforcement": "advisory", "urn": log_group["urn"],
+                                  "message": found[0].message}
+    assert evaluate([{**log_group, "inputs": {"retentionInDays": 30}}], "dev", [rule]) == []
+    # A record that says it is custom is judged whatever its package.
+    custom = {**log_group, "type": "aws:cloudwatch/logGroup:LogGroup", "custom": True}
+    assert len(evaluate([custom], "dev", [rule])) == 1
+    assert evaluate([{**log_group, "custom": False}], "dev", [rule]) == []
