@@ -128,3 +128,55 @@ def test_offline_evaluation_reports_rule_level_and_urn_and_skips_components():
     custom = {**log_group, "type": "aws:cloudwatch/logGroup:LogGroup", "custom": True}
     assert len(evaluate([custom], "dev", [rule])) == 1
     assert evaluate([{**log_group, "custom": False}], "dev", [rule]) == []
+
+
+@pytest.fixture
+def scratch_rules():
+    """Rules registered by a test are removed again: the pack's lists are module state."""
+    before_rules, before_policies = dict(common.RULES), list(common.POLICIES)
+    yield
+    common.RULES.clear()
+    common.RULES.update(before_rules)
+    common.POLICIES[:] = before_policies
+
+
+def test_a_resource_rule_registers_once_and_judges_only_its_types(scratch_rules):
+    types = ["aws:kms/key:Key", "aws:kms/alias:Alias"]
+
+    @common.resource_rule("t-resource", "keys say who they are", common.ADVISORY, iter(types))
+    def check(props, ctx):
+        yield f"{ctx.resource_type} {ctx.name} {ctx.urn} {ctx.environment} {props.get('x')}"
+
+    assert common.RULES["t-resource"] == common.Rule("t-resource", common.ADVISORY, "keys say who they are", "resource",
+                                                     tuple(types))
+    policy = common.POLICIES[-1]
+    assert (policy.name, policy.description, policy.enforcement_level) == ("t-resource", "keys say who they are",
+                                                                           common.ADVISORY)
+    assert list(check({"x": 1}, common.Ctx("t", "n", "u", "dev"))) == ["t n u dev 1"]  # the check itself is kept
+    key = {"urn": "urn:pulumi:t::p::aws:kms/key:Key::k", "type": "aws:kms/key:Key", "name": "k", "parent": None,
+           "inputs": {"x": 2, "tags": {"environment": "staging"}}}
+    bucket = {**key, "urn": "urn:pulumi:t::p::aws:s3/bucket:Bucket::b", "type": "aws:s3/bucket:Bucket", "name": "b"}
+    assert evaluate([key, bucket], None, [policy]) == [
+        Violation("t-resource", "advisory", key["urn"], f"aws:kms/key:Key k {key['urn']} staging 2")]
+    assert evaluate([key], "dev", [policy])[0].message.endswith(" dev 2")
+    with pytest.raises(ValueError, match="^duplicate policy name t-resource$"):
+        common.resource_rule("t-resource", "again", common.MANDATORY, types)(check)
+
+
+def test_a_stack_rule_sees_every_resource_and_the_stack_environment(scratch_rules):
+    @common.stack_rule("t-stack", "count the keys", common.MANDATORY)
+    def check(resources, environment):
+        yield f"{len(resources)} resources in {environment}", resources[0].urn
+        yield "stack-wide", None
+
+    assert common.RULES["t-stack"] == common.Rule("t-stack", common.MANDATORY, "count the keys", "stack", ())
+    policy = common.POLICIES[-1]
+    assert (policy.name, policy.description, policy.enforcement_level) == ("t-stack", "count the keys", common.MANDATORY)
+    records = [{"urn": f"urn:pulumi:t::p::aws:kms/key:Key::k{i}", "type": "aws:kms/key:Key", "name": f"k{i}",
+                "parent": None, "inputs": {"tags": {"environment": "dev"}}} for i in range(2)]
+    assert evaluate(records, None, [policy]) == [
+        Violation("t-stack", "mandatory", records[0]["urn"], "2 resources in dev"),
+        Violation("t-stack", "mandatory", None, "stack-wide")]
+    assert evaluate(records, "prod", [policy])[0].message == "2 resources in prod"
+    with pytest.raises(ValueError, match="^duplicate policy name t-stack$"):
+        common.stack_rule("t-stack", "again", common.MANDATORY)(check)
