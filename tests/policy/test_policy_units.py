@@ -180,3 +180,47 @@ def test_a_stack_rule_sees_every_resource_and_the_stack_environment(scratch_rule
     assert evaluate(records, "prod", [policy])[0].message == "2 resources in prod"
     with pytest.raises(ValueError, match="^duplicate policy name t-stack$"):
         common.stack_rule("t-stack", "again", common.MANDATORY)(check)
+
+
+@pytest.mark.parametrize("props,gpu", [
+    # EKS's accelerated AMI types (CreateNodegroup amiType): NVIDIA, GPU (AL2) and Neuron.
+    ({"amiType": "AL2023_x86_64_NVIDIA"}, True),
+    ({"amiType": "BOTTLEROCKET_ARM_64_NVIDIA"}, True),
+    ({"amiType": "AL2_x86_64_GPU"}, True),
+    ({"amiType": "AL2023_x86_64_NEURON"}, True),
+    # A standard AMI on a GPU family is still a GPU group (a custom AMI in a launch template).
+    ({"amiType": "AL2023_x86_64_STANDARD", "instanceTypes": ["m6i.large", "g5.xlarge"]}, True),
+    ({"instanceTypes": ["p4d.24xlarge"]}, True),
+    ({"amiType": "AL2023_x86_64_STANDARD", "instanceTypes": ["m6i.large", "c6i.xlarge"]}, False),
+    ({"instanceTypes": ["g5x.large"]}, False),  # the family is the part before the dot
+    ({}, False),
+])
+def test_gpu_groups_by_ami_or_instance_family(props, gpu):
+    from policy import aws_rules
+
+    assert aws_rules._is_gpu_group(props) is gpu
+    group = {"urn": "urn:pulumi:t::p::aws:eks/nodeGroup:NodeGroup::g", "type": "aws:eks/nodeGroup:NodeGroup",
+             "name": "g", "parent": None, "inputs": props}
+    taint = next(p for p in common.POLICIES if p.name == "eks-gpu-taint")
+    assert len(evaluate([group], "dev", [taint])) == (1 if gpu else 0)
+    tainted = {**group, "inputs": {**props, "taints": [{"key": "nvidia.com/gpu", "effect": "NO_SCHEDULE"}]}}
+    assert evaluate([tainted], "dev", [taint]) == []
+
+
+def test_iam_documents_of_roles_and_policies_are_named_where_they_sit():
+    from policy import aws_rules
+
+    star = '{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'
+    role_ctx = common.Ctx(aws_rules.IAM_ROLE, "r", "u", "prod")
+    assert aws_rules._documents({"inlinePolicies": [{"name": "admin", "policy": star}, {"policy": "{}"}]}, role_ctx) == [
+        ("inlinePolicies[admin]", star), ("inlinePolicies[1]", "{}")]
+    assert aws_rules._documents({}, role_ctx) == []
+    policy_ctx = common.Ctx("aws:iam/rolePolicy:RolePolicy", "p", "u", "prod")
+    assert aws_rules._documents({"policy": star, "inlinePolicies": [{"policy": "{}"}]}, policy_ctx) == [("policy", star)]
+    role = {"urn": "urn:pulumi:t::p::aws:iam/role:Role::r", "type": aws_rules.IAM_ROLE, "name": "r", "parent": None,
+            "inputs": {"inlinePolicies": [{"name": "admin", "policy": star}]}}
+    rule = next(p for p in common.POLICIES if p.name == "iam-no-star-on-star")
+    assert [v.message for v in evaluate([role], "prod", [rule])] == [
+        "inlinePolicies[admin] allows `*` on `*`: grant the actions and resources the workload uses"]
+    deny = {**role, "inputs": {"inlinePolicies": [{"name": "d", "policy": star.replace("Allow", "Deny")}]}}
+    assert evaluate([deny], "prod", [rule]) == []
