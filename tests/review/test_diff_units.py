@@ -2,6 +2,7 @@
 replacement (the provider's ForceNew / immutable fields), the actions compare() reports, and the
 report a reviewer reads (state, counts, policy verdict, cost delta). The previews of both sides
 are in test_diff_e2e.py."""
+import json
 import subprocess
 
 import pytest
@@ -304,3 +305,55 @@ def test_default_base_is_the_merge_base_with_main(tmp_path):
     assert diff.default_base(tmp_path) == fork
     git("branch", "-q", "-m", "main", "trunk")
     assert diff.default_base(tmp_path) == "HEAD"
+
+
+def git_repo(path):
+    def git(*args):
+        return subprocess.run(["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                               check=True, capture_output=True, text=True).stdout.strip()
+
+    path.mkdir()
+    git("init", "-q", "-b", "main")
+    git("commit", "-q", "--allow-empty", "-m", "base")
+    git("checkout", "-q", "-b", "work")
+    return git
+
+
+def test_main_writes_each_stack_and_the_summary_and_cleans_up(tmp_path, capsys):
+    git = git_repo(tmp_path / "repo")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stale.md").write_text("from an earlier run")
+    sha = git("rev-parse", "HEAD")
+    assert diff.main(["--repo", str(tmp_path / "repo"), "--stacks", "ghost", "--out", str(out), "--base", "main"]) == 0
+    assert sorted(p.name for p in out.glob("*.md")) == ["ghost.md", "summary.md"]
+    assert (out / "summary.md").read_text().startswith(f"# Infrastructure diff: `main ({sha[:10]})` → this change\n")
+    assert (out / "ghost.md").read_text().startswith("# ghost: 0 to add, 0 to change (0 replacements), 0 to remove\n")
+    assert json.loads((out / "ghost.json").read_text())["exists"] == {"before": False, "after": False}
+    assert git("worktree", "list").count("\n") == 0  # the base worktree is gone again
+    assert capsys.readouterr().out.startswith("ghost: new stack; +0 ~0 ±0 -0; policy —; monthly ")
+    # Without --base: the merge base with main, labelled by its hash alone.
+    assert diff.main(["--repo", str(tmp_path / "repo"), "--stacks", "ghost", "--out", str(out), "--limit", "200"]) == 0
+    assert (out / "summary.md").read_text().startswith(f"# Infrastructure diff: `{sha[:10]}` → this change")
+    assert len((out / "summary.md").read_text()) <= 200
+
+
+def test_main_exits_1_on_a_failed_side_and_3_on_a_mandatory_violation(tmp_path, monkeypatch, capsys):
+    git_repo(tmp_path / "repo")
+    key = rec("aws:kms/key:Key", "key", {"enableKeyRotation": True, "deletionWindowInDays": 30})
+    no_backups = rec("aws:rds/instance:Instance", "db", {"backupRetentionPeriod": 0, "tags": {"environment": "prod"}})
+    sides = {}
+
+    def previews(tree, stacks, out):
+        return {s: sides[out.name] for s in stacks}
+
+    monkeypatch.setattr(diff, "run_previews", previews)
+    args = ["--repo", str(tmp_path / "repo"), "--stacks", "prod", "--out", str(tmp_path / "out")]
+    sides.update(base=Side("prod", [key]), head=Side("prod", None, "Traceback\nboom"))
+    assert diff.main(args) == 1
+    err = capsys.readouterr().err
+    assert "prod: ❌ FAILED (working tree preview failed): DIFF FAILED, no plan, policy or cost shown" in err
+    assert "  working tree: Traceback\n                boom" in err
+    sides.update(head=Side("prod", [key, no_backups]))
+    assert diff.main(args) == 3
+    assert "prod: 1 changes; +1 ~0 ±0 -0; policy ❌ fail (" in capsys.readouterr().out
