@@ -278,3 +278,36 @@ def test_strict_yaml_refuses_a_repeated_key_with_both_lines():
         strict_load("a: 1\nb: 2\na: 3\n")
     assert (exc.value.key, exc.value.line, exc.value.first_line) == ("a", 3, 1)
     assert str(exc.value) == "line 3: key a repeats the one on line 1 (only one may be given)"
+
+
+def test_a_dotted_key_below_a_value_two_levels_down_names_that_value():
+    raw = {"mlops:environment": "dev", "mlops:cluster.version": "1.35", "mlops:cluster.version.minor": "1"}
+    with pytest.raises(ConfigError) as exc:
+        load_platform_config(raw, SOURCE)
+    assert exc.value.lines == [f"{SOURCE}: mlops:cluster.version.minor cannot be set: mlops:cluster.version is a value, "
+                               "not a section (got 1.35)"]
+
+
+def test_merged_values_take_the_environments_own_defaults():
+    assert merged_values({"mlops:environment": "staging"})["network"]["natGateways"] == "perAz"
+    assert merged_values({"mlops:environment": "dev"})["network"]["natGateways"] == "single"
+
+
+def test_unknown_keys_inside_list_items_offer_that_items_keys():
+    found = problems(streaming={"topics": [{"name": "clicks", "partitions": 1, "retentionHours": 1, "retention": 2}]})
+    assert len(found) == 1 and found[0].startswith("mlops:streaming.topics[")
+    assert found[0].endswith(".retention is not a known key (allowed: name, partitions, retentionHours)")
+
+
+def test_close_matches_of_a_family_of_exactly_the_limit_lists_them_all():
+    assert ec2_catalog.close_matches("f2.huge") == ["f2.12xlarge", "f2.48xlarge", "f2.6xlarge"]
+
+
+def test_the_ec2_snapshot_is_the_one_moto_ships(monkeypatch):
+    resources = ec2_catalog._resources()
+    assert (resources.parent.name, resources.name) == ("ec2", "resources")
+    assert (resources / "instance_types.json.gz").is_file()
+    assert ec2_catalog._load("instance_types.json.gz")["m6i.large"]["VCpuInfo"]["DefaultVCpus"] == 2
+    monkeypatch.setattr(ec2_catalog, "find_spec", lambda name: None)
+    with pytest.raises(RuntimeError, match="^moto is not installed: it ships the EC2 instance-type data"):
+        ec2_catalog._resources()
