@@ -152,6 +152,8 @@ def test_a_resource_rule_registers_once_and_judges_only_its_types(scratch_rules)
     policy = common.POLICIES[-1]
     assert (policy.name, policy.description, policy.enforcement_level) == ("t-resource", "keys say who they are",
                                                                            common.ADVISORY)
+    # The CLI validates --policy-pack-config against the schema: `environment` is one of the three.
+    assert policy.config_schema is common.ENVIRONMENT_SCHEMA
     assert list(check({"x": 1}, common.Ctx("t", "n", "u", "dev"))) == ["t n u dev 1"]  # the check itself is kept
     key = {"urn": "urn:pulumi:t::p::aws:kms/key:Key::k", "type": "aws:kms/key:Key", "name": "k", "parent": None,
            "inputs": {"x": 2, "tags": {"environment": "staging"}}}
@@ -172,6 +174,7 @@ def test_a_stack_rule_sees_every_resource_and_the_stack_environment(scratch_rule
     assert common.RULES["t-stack"] == common.Rule("t-stack", common.MANDATORY, "count the keys", "stack", ())
     policy = common.POLICIES[-1]
     assert (policy.name, policy.description, policy.enforcement_level) == ("t-stack", "count the keys", common.MANDATORY)
+    assert policy.config_schema is common.ENVIRONMENT_SCHEMA
     records = [{"urn": f"urn:pulumi:t::p::aws:kms/key:Key::k{i}", "type": "aws:kms/key:Key", "name": f"k{i}",
                 "parent": None, "inputs": {"tags": {"environment": "dev"}}} for i in range(2)]
     assert evaluate(records, None, [policy]) == [
@@ -224,3 +227,66 @@ def test_iam_documents_of_roles_and_policies_are_named_where_they_sit():
         "inlinePolicies[admin] allows `*` on `*`: grant the actions and resources the workload uses"]
     deny = {**role, "inputs": {"inlinePolicies": [{"name": "d", "policy": star.replace("Allow", "Deny")}]}}
     assert evaluate([deny], "prod", [rule]) == []
+
+
+@pytest.mark.parametrize("spec,deny", [
+    ({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}, True),
+    ({"podSelector": {}, "policyTypes": ["Egress", "Ingress"], "ingress": [], "egress": []}, True),
+    ({"podSelector": {}, "policyTypes": ["Ingress"]}, False),  # egress left open
+    ({"podSelector": {}, "policyTypes": ["Egress"]}, False),
+    ({"podSelector": {"matchLabels": {"app": "a"}}, "policyTypes": ["Ingress", "Egress"]}, False),  # some pods only
+    ({"podSelector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]}, "policyTypes": ["Ingress", "Egress"]}, False),
+    ({"policyTypes": ["Ingress", "Egress"]}, False),  # no podSelector: not the empty selector
+    ({"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [{}]}, False),  # {} allows all ingress
+    ({"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "egress": [{"to": []}]}, False),
+])
+def test_default_deny_is_the_empty_selector_both_directions_and_no_rules(spec, deny):
+    from policy import isolation_rules
+
+    assert isolation_rules._is_default_deny({"spec": spec}) is deny
+
+
+@pytest.mark.parametrize("rule,launches", [
+    ({"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}, True),
+    ({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, True),
+    ({"apiGroups": [""], "resources": ["pods", "services"], "verbs": ["get", "create"]}, True),
+    ({"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}, False),
+    ({"apiGroups": [""], "resources": ["services"], "verbs": ["create"]}, False),
+    ({"apiGroups": ["apps"], "resources": ["pods"], "verbs": ["create"]}, False),  # pods live in the core group ""
+    ({"resources": ["pods"], "verbs": ["create"]}, False),
+])
+def test_rbac_that_launches_pods(rule, launches):
+    from policy import isolation_rules
+
+    assert isolation_rules._launches_pods({"rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]},
+                                                     rule]}) is launches
+    assert isolation_rules._launches_pods({}) is False
+
+
+def test_namespace_labels_of_any_shape():
+    from policy import isolation_rules
+
+    assert isolation_rules._labels({"metadata": {"labels": {"a": "b"}}}) == {"a": "b"}
+    assert isolation_rules._labels({"metadata": {"labels": ["a"]}}) == {}
+    assert isolation_rules._labels({}) == {}
+
+
+@pytest.mark.parametrize("sources,protocol,ports,problem", [
+    (["10.0.0.0/16"], "tcp", (22, 22), None),  # private: not this rule's business
+    (["0.0.0.0/0"], "tcp", (443, 443), None),  # a load-balancer listener
+    (["0.0.0.0/0"], "6", (80, 80), None),
+    (["0.0.0.0/0"], "tcp", (443, 444), "ingress from 0.0.0.0/0 on tcp 443-444"),  # a range is not the listener
+    (["::/0", "10.0.0.0/8"], "tcp", (22, 22), "ingress from ::/0 on tcp 22-22"),
+    (["0.0.0.0/0"], "udp", (443, 443), "ingress from 0.0.0.0/0 on udp 443-443"),
+    (["0.0.0.0/0"], "-1", (0, 0), "ingress from 0.0.0.0/0 on all ports"),
+    (["0.0.0.0/0"], "ALL", (0, 65535), "ingress from 0.0.0.0/0 on all ports"),
+])
+def test_public_ingress_only_on_listener_ports(sources, protocol, ports, problem):
+    from policy import aws_rules
+
+    found = aws_rules._public_ingress_problem(sources, protocol, *ports)
+    if problem is None:
+        assert found is None
+    else:
+        listeners = ", ".join(map(str, aws_rules.PUBLIC_LISTENER_PORTS))
+        assert found == f"{problem}: the internet may reach only load-balancer listener ports {listeners}"
