@@ -357,3 +357,34 @@ def test_main_exits_1_on_a_failed_side_and_3_on_a_mandatory_violation(tmp_path, 
     sides.update(head=Side("prod", [key, no_backups]))
     assert diff.main(args) == 3
     assert "prod: 1 changes; +1 ~0 ±0 -0; policy ❌ fail (" in capsys.readouterr().out
+
+
+def test_values_in_the_tables():
+    assert diff._value(diff._ABSENT) == "(unset)"
+    assert diff._value({"b": 1, "a": [2]}) == '`{"a": [2], "b": 1}`'  # sorted keys: stable between runs
+    assert diff._value("say `hi`") == "`say 'hi'`"  # a backtick would end the code span
+    assert diff._value("x" * 120) == "`" + "x" * 120 + "`"
+    assert diff._value("x" * 121) == "`" + "x" * 119 + "…`"
+    assert diff._value(3) == "`3`"
+
+
+def test_masking_reads_the_last_path_segment():
+    assert diff._mask("spec.auth:password", "p") == SECRET
+    assert diff._mask("users[0].token", "t") == SECRET
+    assert diff._mask("tokens[0].name", "n") == "n"
+    assert diff._mask("", "v") == "v"
+    assert diff._mask("password.length", 8) == 8
+
+
+def test_property_paths_at_list_ends_and_missing_parents():
+    assert diff._at({"a": [1, 2]}, "a[1]") == 2
+    assert diff._at({"a": [1, 2]}, "a[2]") is diff._ABSENT
+    assert diff._at({"a": 5}, "a.b") is diff._ABSENT
+    value = {"a": [{"b": 1}]}
+    diff._put(value, "a[0].c", 2)
+    diff._put(value, "x.y", 3)
+    assert value == {"a": [{"b": 1, "c": 2}], "x": {"y": 3}}
+    diff._put(value, "x.y", diff._ABSENT)
+    diff._put(value, "x.gone", diff._ABSENT)
+    assert value == {"a": [{"b": 1, "c": 2}], "x": {}}
+    assert diff._forces_replacement(NODE_GROUP, "instanceTypes.x") == "instanceTypes"
