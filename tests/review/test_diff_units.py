@@ -388,3 +388,54 @@ def test_property_paths_at_list_ends_and_missing_parents():
     diff._put(value, "x.gone", diff._ABSENT)
     assert value == {"a": [{"b": 1, "c": 2}], "x": {}}
     assert diff._forces_replacement(NODE_GROUP, "instanceTypes.x") == "instanceTypes"
+
+
+def table_header(text, first):
+    return next(line for line in text.splitlines() if line.startswith(first))
+
+
+def test_report_tables_have_the_columns_a_reviewer_reads():
+    fixed = Violation("kms-rotation", "mandatory", None, "rotate")
+    d = stack_diff(changes=[change("gpu", "replace", ["instanceTypes", "diskSize"], [("diskSize", 20, 50)]),
+                            change("old", "delete")],
+                   cost_after=cost_report(150.0, unpriced=[Unpriced("nodes", "a", "EC2 x", "r"),
+                                                           Unpriced("nodes", "b", "EC2 y", "r")]),
+                   policy_before=[fixed], ignored=[("gpu", "p", 1, 2), ("sys", "q", 3, 4)])
+    lines = render(stack_blocks(d, "##")).splitlines()
+    assert "|  | resource | type | component | action |" in lines
+    assert "| resource | property | before | after |  |" in lines
+    assert "| component | before | after | Δ | max size before | max size after | Δ max |" in lines
+    assert "|  | enforcement | policy | resource | message |" in lines
+    assert "| fixed | mandatory | kms-rotation | `stack` | rotate |" in lines
+    assert "| ± | `gpu` | `aws:eks/nodeGroup:NodeGroup` | nodes | **replace** (instanceTypes, diskSize) |" in lines
+    assert "| − | `old` | `aws:eks/nodeGroup:NodeGroup` | nodes | delete |" in lines
+    assert ("- ⚠️ **Replacements** (delete and create: new identity, data on it is lost): "
+            "`gpu` (instanceTypes, diskSize)") in lines
+    assert ("- **Ignored** (the program sets `ignoreChanges`: `pulumi up` keeps the current value, no change and no "
+            "cost): `gpu` p `1` → `2`, `sys` q `3` → `4`") in lines
+    assert "**Not priced** (missing from the price table; not in the totals): `a` EC2 x; `b` EC2 y" in lines
+    summary = render(summary_blocks("b", [d])).splitlines()
+    assert "| stack | state | add | change | replace | remove | policy | monthly cost |" in summary
+    assert summary[2] == ("Offline preview of every stack (no cloud credentials), the policy pack's verdict and the "
+                          "on-demand monthly estimate. Details per stack below; property values that are secrets show "
+                          "as `[secret]`.")
+    assert next(line for line in summary if line.startswith("| **dev**")).startswith("| **dev** | 2 changes | 0 | 1 | 1 | 1 |")
+
+
+def test_new_and_removed_stacks_and_failed_sides_are_their_own_lines():
+    new = render(stack_blocks(stack_diff(exists_before=False, cost_before=None), "##")).splitlines()
+    assert "_This stack does not exist on the base side: everything is new._" in new
+    # The working tree's prices label the table, the base's when the stack is gone.
+    assert "- Prices: on-demand us-east-1, table of 2026-11-28 (`pricing/aws-us-east-1.yaml`)" in new
+    removed = render(stack_blocks(stack_diff(exists_after=False, cost_after=None), "##")).splitlines()
+    assert "_This stack no longer exists in the working tree: everything is removed._" in removed
+    assert "- Prices: on-demand us-east-1, table of 2026-11-28 (`pricing/aws-us-east-1.yaml`)" in removed
+    failed = render(stack_blocks(stack_diff(error_before="E1", error_after="E2", cost_before=None, cost_after=None),
+                                 "##")).split("\n\n")
+    assert "**The base preview failed:**" in failed and "**The working tree preview failed:**" in failed
+
+
+def test_main_writes_to_the_repos_build_diff_by_default(tmp_path):
+    git_repo(tmp_path / "repo")
+    assert diff.main(["--repo", str(tmp_path / "repo"), "--stacks", "ghost"]) == 0
+    assert sorted(p.name for p in (tmp_path / "repo" / "build" / "diff").glob("*.md")) == ["ghost.md", "summary.md"]
