@@ -290,3 +290,29 @@ def test_public_ingress_only_on_listener_ports(sources, protocol, ports, problem
     else:
         listeners = ", ".join(map(str, aws_rules.PUBLIC_LISTENER_PORTS))
         assert found == f"{problem}: the internet may reach only load-balancer listener ports {listeners}"
+
+
+def test_bucket_settings_pair_by_name_dependency_or_logical_name_under_one_parent():
+    from policy import aws_rules
+
+    def res(type_, name, props, parent="urn:parent", deps=None):
+        return SimpleNamespace(resource_type=type_, name=name, props=props, urn=f"urn:{type_}::{name}",
+                               parent=SimpleNamespace(urn=parent), property_dependencies=deps)
+
+    setting = "aws:s3/bucketVersioning:BucketVersioning"
+    named = res(aws_rules.BUCKET, "lake-raw", {"bucket": "xyz-raw"})
+    unnamed = res(aws_rules.BUCKET, "lake-curated", {})  # a new bucket's generated name is unknown
+    by_name = res(setting, "other", {"bucket": "xyz-raw"}, parent="urn:elsewhere")
+    by_dependency = res(setting, "x", {}, deps={"bucket": [unnamed]})
+    by_dependency_urn = res(setting, "y", {}, deps={"bucket": [SimpleNamespace(urn=named.urn)]})
+    by_logical_name = res(setting, "lake-curated", {})
+    other_parent = res(setting, "lake-curated", {}, parent="urn:elsewhere")
+    other_bucket = res(setting, "lake-raw", {"bucket": "xyz-elsewhere"})  # named: no fallback to the logical name
+    unrelated = res("aws:s3/bucketPolicy:BucketPolicy", "lake-raw", {"bucket": "xyz-raw"})
+    found = list(aws_rules._bucket_settings(
+        [named, unnamed, by_name, by_dependency, by_dependency_urn, by_logical_name, other_parent, other_bucket,
+         unrelated], setting))
+    assert found == [(named, "xyz-raw", [by_name, by_dependency_urn]),
+                     (unnamed, "lake-curated", [by_dependency, by_logical_name])]
+    assert aws_rules._parent_urn(SimpleNamespace(parent="urn:p")) == "urn:p"
+    assert aws_rules._parent_urn(SimpleNamespace()) is None
