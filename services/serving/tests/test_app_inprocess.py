@@ -19,7 +19,9 @@ from .processes import wait_until
 from .test_bad_input import BINARY_CASES, INFER, INFER_CASES, KNOWN, RECOMMEND_CASES, tensor
 
 
-@pytest.fixture(scope="module")
+# Per test, not per module: a mutation run selects the tests that reached the code, and a shared
+# app would credit create_app and the model load to the first test alone.
+@pytest.fixture
 def client(model_path, redis_server, tmp_path_factory):
     saved = os.environ.pop(worker_readiness.ENV, None)  # one process: no sibling workers to count
     env = {"MODEL_URI": str(model_path), "MODEL_NAME": "recsys", "MAX_BATCH_SIZE": "8", "MAX_K": "50",
