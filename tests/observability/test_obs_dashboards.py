@@ -87,3 +87,25 @@ def test_each_dashboard_covers_its_subject():
         text = "\n".join(dashboard_queries(boards[name]))
         for needle in needles:
             assert needle in text, f"{name} has no query with {needle}"
+
+
+def test_gpu_panels_draw_the_alert_thresholds_in_the_units_of_their_series():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    rules = yaml.safe_load((Path(__file__).resolve().parents[2] / "observability/rules/gpu.rules.yaml").read_text())
+    exprs = {rule["alert"]: rule["expr"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
+    threshold = {name: float(re.search(r"[<>]\s*([\d.]+)\s*$", expr.strip()).group(1)) for name, expr in exprs.items()}
+    assert len(threshold) == 3
+    panels = {p["title"]: p for p in build_dashboards()["mlops-gpu.json"]["panels"]}
+    utilisation, memory = panels["GPU utilisation"], panels["GPU memory used"]
+    # DCGM_FI_DEV_GPU_UTIL is 0-100 (percent); used / (used + free) is a ratio (percentunit).
+    assert (utilisation["fieldConfig"]["defaults"]["unit"], memory["fieldConfig"]["defaults"]["unit"]) == (
+        "percent", "percentunit")
+    lines = [s["value"] for s in utilisation["fieldConfig"]["defaults"]["thresholds"]["steps"] if s["value"] is not None]
+    assert lines == [threshold["GPUNodeIdle"], threshold["GPUNodeSaturated"]]
+    memory_lines = [s["value"] for s in memory["fieldConfig"]["defaults"]["thresholds"]["steps"] if s["value"] is not None]
+    assert memory_lines == [threshold["GPUMemoryNearlyFull"]]
+    assert [t["legendFormat"] for t in utilisation["targets"]] == ["{{Hostname}} GPU {{gpu}}"]

@@ -102,3 +102,38 @@ def test_model_tests_order_every_group(model_rules_dir):
     for name in MODEL_RENDERS:
         groups = [group["name"] for group in load(model_rules_dir / f"{name}.rules.yaml")["groups"]]
         assert load(model_rules_dir / f"{name}.test.yaml")["group_eval_order"] == groups
+
+
+def test_each_model_render_passes_its_promtool_cases_rendered_here(tmp_path):
+    # Renders in the test itself, not through the session fixture, so the generation code is
+    # attributed to a test that runs promtool on it (what the mutation run selects by).
+    import shutil
+
+    from obs_support import MODEL_TESTS_DIR
+    from observability.rulefile import dump
+
+    for name, kwargs in MODEL_RENDERS.items():
+        (tmp_path / f"{name}.rules.yaml").write_text(dump(model_rule_groups(**kwargs)))
+        shutil.copy(MODEL_TESTS_DIR / f"{name}.test.yaml", tmp_path / f"{name}.test.yaml")
+    tests = sorted(tmp_path.glob("*.test.yaml"))
+    assert len(tests) == len(MODEL_RENDERS) == 2
+    result = run(tool("promtool"), "test", "rules", *tests)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_slo_alerts_say_which_budget_burns_and_how_fast():
+    groups = model_rule_groups(model="recsys", namespace="recsys", team="recommendations",
+                               availability_target=0.999, latency_threshold_seconds=0.1)
+    alerts = [rule for group in groups["groups"] for rule in group["rules"]
+              if rule.get("alert") in ("ModelAvailabilityBudgetBurn", "ModelLatencyBudgetBurn")]
+    # Two budgets x a page and a ticket alert (multiwindow, multi-burn-rate: the SRE workbook).
+    assert len(alerts) == 4
+    availability = [a for a in alerts if a["alert"] == "ModelAvailabilityBudgetBurn"]
+    assert {a["annotations"]["summary"] for a in availability} == {
+        "recsys: availability error budget burning fast", "recsys: availability error budget burning slow"}
+    # 99.9% availability leaves a 0.1% error budget.
+    assert all(a["annotations"]["description"].endswith("the 99.9% availability SLO allows 0.1%.") for a in availability)
+    assert all("release_rollback_recsys" in a["annotations"]["runbook"] for a in availability)
+    fast = [a for a in alerts if a["labels"]["severity"] == "page"]
+    assert len(fast) == 2 and all(a["annotations"]["summary"].endswith("burning fast") for a in fast)
+    assert all(set(a["annotations"]) == {"summary", "description", "runbook"} and a["for"] for a in alerts)

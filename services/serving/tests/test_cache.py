@@ -44,6 +44,10 @@ def test_batch_counts_each_user_and_fills_only_misses(model_path, redis_server, 
     assert batch.status_code == 200
     assert (cache_count(server, "hit"), cache_count(server, "miss")) == (1, 3)
     assert redis.exists(*[f"reco:recsys:{version}:k3:c{C(u)}" for u in (7, 8, 9)]) == 3
+    # Users 8 and 9 went through the batch (pipelined) fill: each entry expires within the TTL the
+    # platform sets (CACHE_TTL_SECONDS=600), -1 would mean it never expires.
+    ttls = [redis.ttl(f"reco:recsys:{version}:k3:c{C(u)}") for u in (8, 9)]
+    assert len(ttls) == 2 and min(ttls) > 0 and max(ttls) <= 600, ttls
     # The batch answer equals three single answers, whether they came from cache or model.
     single = [server.infer([C(u)], k=3).json()["outputs"][0]["data"] for u in (7, 8, 9)]
     assert batch.json()["outputs"][0]["data"] == sum(single, [])

@@ -1,0 +1,169 @@
+"""The app in this process (Starlette's TestClient runs its lifespan: the model loads, Redis is the
+real redis-server): the same bad-input cases as test_bad_input.py, which runs them through the
+entry point and gunicorn, and the answers to good requests. In-process, so a mutation tool sees
+which code each test reaches."""
+from __future__ import annotations
+
+import os
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from model_server import settings, worker_readiness
+from model_server.app import create_app
+from tools.build_recsys_model import customer_id
+
+from .conftest import NUM_ITEMS
+from .processes import wait_until
+from .test_bad_input import BINARY_CASES, INFER, INFER_CASES, KNOWN, RECOMMEND_CASES, tensor
+
+
+# Per test, not per module: a mutation run selects the tests that reached the code, and a shared
+# app would credit create_app and the model load to the first test alone.
+@pytest.fixture
+def client(model_path, redis_server, tmp_path_factory):
+    saved = os.environ.pop(worker_readiness.ENV, None)  # one process: no sibling workers to count
+    env = {"MODEL_URI": str(model_path), "MODEL_NAME": "recsys", "MAX_BATCH_SIZE": "8", "MAX_K": "50",
+           "MAX_BODY_BYTES": "4096", "DEFAULT_K": "5", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_server.port),
+           "CACHE_TTL_SECONDS": "600", "CACHE_TIMEOUT_SECONDS": "1", "WORKERS": "1",
+           "MODEL_CACHE_DIR": str(tmp_path_factory.mktemp("model-cache"))}
+    with TestClient(create_app(settings.load(env)), raise_server_exceptions=False) as test_client:
+        wait_until(lambda: test_client.get("/v2/health/ready").status_code == 200, "the model to load in-process")
+        yield test_client
+    if saved is not None:
+        os.environ[worker_readiness.ENV] = saved
+
+
+@pytest.mark.parametrize("body,status,message", [c[1:] for c in INFER_CASES], ids=[c[0] for c in INFER_CASES])
+def test_infer_rejects_with_status_and_message(client, body, status, message):
+    if isinstance(body, bytes):
+        response = client.post(INFER, content=body, headers={"content-type": "application/json"})
+    else:
+        response = client.post(INFER, json=body)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
+
+
+@pytest.mark.parametrize("size,tail,message", [c[1:] for c in BINARY_CASES], ids=[c[0] for c in BINARY_CASES])
+def test_binary_extension_rejects_with_message(client, size, tail, message):
+    if isinstance(size, str):
+        header, body = size, tail
+    else:
+        parameters = {} if size is None else {"binary_data_size": size}
+        head = orjson.dumps({"inputs": [{"name": "customer_id", "shape": [1], "datatype": "BYTES",
+                                         "parameters": parameters}]})
+        if size is None:
+            head = orjson.dumps(tensor())
+        header, body = str(len(head)), head + tail
+    response = client.post(INFER, content=body, headers={"inference-header-content-length": header})
+    assert response.status_code == 400, response.text
+    assert message in response.json()["error"]
+
+
+@pytest.mark.parametrize("path,status,message", [c[1:] for c in RECOMMEND_CASES], ids=[c[0] for c in RECOMMEND_CASES])
+def test_get_rejects_with_status_and_message(client, path, status, message):
+    response = client.get(path)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
+
+
+def test_wrong_method_is_405_with_allow(client):
+    response = client.get(INFER)
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert response.json()["error"] == f"Method Not Allowed: GET {INFER}"
+
+
+def test_infer_answers_each_customer_with_k_items(client):
+    ids = [customer_id(3), "C999999123", customer_id(4)]
+    response = client.post(INFER, json={"id": "req-1", **tensor(shape=[3], data=ids), "parameters": {"k": 4}})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    version = client.get("/v2/models/recsys").json()["versions"][0]
+    assert (body["id"], body["model_name"], body["model_version"]) == ("req-1", "recsys", version)
+    outputs = {o["name"]: o for o in body["outputs"]}
+    assert list(outputs) == ["skus", "scores", "is_fallback"]
+    assert (outputs["skus"]["shape"], outputs["skus"]["datatype"], len(outputs["skus"]["data"])) == ([3, 4], "BYTES", 12)
+    assert (outputs["scores"]["shape"], outputs["scores"]["datatype"]) == ([3, 4], "FP32")
+    assert outputs["is_fallback"]["data"] == [False, True, False]
+    scores = outputs["scores"]["data"]
+    # Top-K: each customer's scores come best first.
+    assert all(scores[r * 4 + i] >= scores[r * 4 + i + 1] for r in range(3) for i in range(3))
+
+
+def test_default_k_and_the_catalogue_edge(client):
+    body = client.post(INFER, json=tensor()).json()
+    assert body["outputs"][0]["shape"] == [1, 5]  # DEFAULT_K
+    assert client.post(INFER, json={**tensor(), "parameters": {"k": 50}}).status_code == 200  # MAX_K itself
+    assert client.post(INFER, json={**tensor(), "parameters": {"k": 51}}).status_code == 400
+    assert client.post(INFER, json=tensor(shape=[8], data=[KNOWN] * 8)).status_code == 200  # MAX_BATCH_SIZE itself
+    assert client.post(INFER, json=tensor(shape=[1, 1])).status_code == 200  # [batch, 1] is accepted too
+
+
+def test_requested_outputs_only_and_binary_outputs(client):
+    response = client.post(INFER, json={**tensor(), "outputs": [{"name": "skus"}]})
+    assert [o["name"] for o in response.json()["outputs"]] == ["skus"]
+    response = client.post(INFER, json={**tensor(), "parameters": {"k": 2},
+                                        "outputs": [{"name": "skus", "parameters": {"binary_data": True}}]})
+    assert response.status_code == 200 and response.headers["content-type"] == "application/octet-stream"
+    header_length = int(response.headers["inference-header-content-length"])
+    head = orjson.loads(response.content[:header_length])
+    [skus] = head["outputs"]
+    tail = response.content[header_length:]
+    assert skus["parameters"]["binary_data_size"] == len(tail) and skus["shape"] == [1, 2]
+    first = int.from_bytes(tail[:4], "little")
+    assert tail[4:4 + first].decode().startswith("SKU")
+
+
+def test_recommend_for_people(client):
+    body = client.get(f"/recommend/{KNOWN}?k=3").json()
+    assert (body["model"], body["customer_id"], body["k"], body["is_fallback"]) == ("recsys", KNOWN, 3, False)
+    assert len(body["items"]) == 3 and body["items"][0]["score"] >= body["items"][2]["score"]
+    assert client.get("/recommend/C999999555").json()["is_fallback"] is True
+    assert len(client.get(f"/recommend/{KNOWN}").json()["items"]) == 5
+    assert client.get("/recommend/" + "C" * 64).status_code == 200  # 64 characters is the limit itself
+
+
+def test_metadata_readiness_and_versioned_routes(client):
+    server = client.get("/v2").json()
+    assert server["name"] == "recsys-model-server" and "binary_tensor_data" in server["extensions"]
+    assert client.get("/v2/").json() == server
+    meta = client.get("/v2/models/recsys").json()
+    assert meta["name"] == "recsys" and len(meta["versions"]) == 1
+    assert [i["name"] for i in meta["inputs"]] == ["customer_id"]
+    assert [o["name"] for o in meta["outputs"]] == ["skus", "scores", "is_fallback"]
+    assert (meta["properties"]["num_items"], meta["properties"]["source"]) == (str(NUM_ITEMS), "local")
+    assert "alias" not in meta["properties"]  # a file, not a registry alias
+    version = meta["versions"][0]
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").json() == {"ready": True}
+    assert client.get("/v2/models/recsys/ready").json() == {"name": "recsys", "ready": True}
+    assert client.get(f"/v2/models/recsys/versions/{version}/ready").status_code == 200
+    assert client.get(f"/v2/models/recsys/versions/{version}").json()["versions"] == [version]
+    versioned = client.post(f"/v2/models/recsys/versions/{version}/infer", json=tensor())
+    assert versioned.status_code == 200 and versioned.json()["model_version"] == version
+    assert client.post("/v2/models/recsys/versions/0/infer", json=tensor()).status_code == 404
+
+
+def test_metrics_count_requests_by_route_and_code(client):
+    client.post(INFER, json=tensor())
+    client.get("/recommend/" + "C" * 65)
+    text = client.get("/metrics").text
+    assert 'model_server_requests_total{code="200",method="POST",model="recsys",route="/v2/models/{name}/infer"' in text
+    assert 'code="400",method="GET"' in text and 'route="/recommend/{customer_id}"' in text
+    assert "model_server_cache_requests_total" in text and "model_server_inference_duration_seconds_bucket" in text
+
+
+def test_every_answer_names_the_version_and_draining_closes_connections(client, monkeypatch):
+    from model_server import drain
+
+    version = client.get("/v2/models/recsys").json()["versions"][0]
+    response = client.post(INFER, json=tensor())
+    assert response.headers["x-model-version"] == version and "connection" not in response.headers
+    assert client.get("/v2/models/other").headers["x-model-version"] == version  # errors too
+    monkeypatch.setattr(drain, "_draining", False)  # restored after the test
+    assert drain.draining() is False
+    drain.begin()
+    assert drain.draining() is True
+    response = client.post(INFER, json=tensor())
+    assert response.status_code == 200 and response.headers["connection"] == "close"
