@@ -16,7 +16,7 @@ from tools.build_recsys_model import customer_id
 
 from .conftest import NUM_ITEMS
 from .processes import wait_until
-from .test_bad_input import BINARY_CASES, INFER, INFER_CASES, KNOWN, RECOMMEND_CASES, tensor
+from .test_bad_input import BINARY_CASES, INFER, INFER_CASES, KNOWN, RECOMMEND_CASES, binary_request, tensor
 
 
 # Per test, not per module: a mutation run selects the tests that reached the code, and a shared
@@ -47,15 +47,7 @@ def test_infer_rejects_with_status_and_message(client, body, status, message):
 
 @pytest.mark.parametrize("size,tail,message", [c[1:] for c in BINARY_CASES], ids=[c[0] for c in BINARY_CASES])
 def test_binary_extension_rejects_with_message(client, size, tail, message):
-    if isinstance(size, str):
-        header, body = size, tail
-    else:
-        parameters = {} if size is None else {"binary_data_size": size}
-        head = orjson.dumps({"inputs": [{"name": "customer_id", "shape": [1], "datatype": "BYTES",
-                                         "parameters": parameters}]})
-        if size is None:
-            head = orjson.dumps(tensor())
-        header, body = str(len(head)), head + tail
+    header, body = binary_request(size, tail)
     response = client.post(INFER, content=body, headers={"inference-header-content-length": header})
     assert response.status_code == 400, response.text
     assert message in response.json()["error"]

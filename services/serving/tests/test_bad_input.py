@@ -106,19 +106,25 @@ BINARY_CASES = [
 ]
 
 
-@pytest.mark.parametrize("size,tail,message", [c[1:] for c in BINARY_CASES], ids=[c[0] for c in BINARY_CASES])
-def test_binary_extension_rejects_with_message(server, size, tail, message):
+def binary_request(size, tail: bytes) -> tuple[str, bytes]:
+    """(Inference-Header-Content-Length, body) of a BINARY_CASES case: `size` a string is a
+    broken header sent with `tail` as the body; else a JSON head declaring binary_data_size
+    `size` (None: no binary tensor) followed by `tail`."""
     import orjson
 
-    if isinstance(size, str):  # a broken header, the body as it is
-        header, body = size, tail
-    else:
-        parameters = {} if size is None else {"binary_data_size": size}
-        head = orjson.dumps({"inputs": [{"name": "customer_id", "shape": [1], "datatype": "BYTES",
-                                         "parameters": parameters}]})
-        if size is None:
-            head = orjson.dumps(tensor())
-        header, body = str(len(head)), head + tail
+    if isinstance(size, str):
+        return size, tail
+    parameters = {} if size is None else {"binary_data_size": size}
+    head = orjson.dumps({"inputs": [{"name": "customer_id", "shape": [1], "datatype": "BYTES",
+                                     "parameters": parameters}]})
+    if size is None:
+        head = orjson.dumps(tensor())
+    return str(len(head)), head + tail
+
+
+@pytest.mark.parametrize("size,tail,message", [c[1:] for c in BINARY_CASES], ids=[c[0] for c in BINARY_CASES])
+def test_binary_extension_rejects_with_message(server, size, tail, message):
+    header, body = binary_request(size, tail)
     response = server.post(INFER, content=body, headers={"inference-header-content-length": header})
     assert response.status_code == 400, response.text
     assert message in response.json()["error"]
