@@ -10,7 +10,7 @@ STACKS := $(patsubst stacks/Pulumi.%.yaml,%,$(sort $(wildcard stacks/Pulumi.*.ya
 STACK ?=
 BASE ?=
 
-.PHONY: preview test test-infra test-serving test-mlflow test-dags test-pipeline venv system-deps lock lock-dags bench-serving bench-preview bench-training diff clean
+.PHONY: preview test test-venvs test-infra test-serving test-mlflow test-dags test-pipeline venv system-deps lock lock-dags bench-serving bench-preview bench-training diff clean
 
 # --compile-bytecode: these machines set PYTHONDONTWRITEBYTECODE=1, so a venv installed without
 # .pyc files recompiles pulumi_aws in every process (about 4 s of a 9 s single-stack preview).
@@ -36,8 +36,15 @@ preview: venv
 # suite's output printed whole when it ends. Much of a suite's time is a server starting or a
 # subprocess importing (MLflow, Airflow, torch), which the other suites' work fills.
 SUITES ?= 3
-test:
+test: test-venvs
 	$(MAKE) --no-print-directory --output-sync=target -j $(SUITES) test-infra test-serving test-mlflow test-dags test-pipeline
+
+# Every suite's venv, one after another, before the suites start: some tests build another
+# image's venv (tests/contract, tests/serving), and two makes building one venv at once race.
+test-venvs: venv $(DAGS_VENV)/.installed
+	$(MAKE) -C services/serving venv
+	$(MAKE) -C services/mlflow venv
+	$(MAKE) -C services/pipeline venv
 
 # One pytest worker per core (pytest-xdist); a file's tests stay on one worker, so each worker
 # builds the shared previews once.

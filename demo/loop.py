@@ -249,7 +249,7 @@ class Loop:
         return release
 
     def _bad_release(self) -> None:
-        before = self._served_versions()  # register moves `challenger`, and the canary follows it
+        before = self._served_versions()  # the canary moves when `release start` makes the candidate the challenger
         champion = self._aliases()["champion"]
         work = f"s3://pipeline-work/{MODEL}/{RELEASE_2:%Y%m%dT%H%M%S}"
         features = f"s3://lake-features/features/{MODEL}/{RELEASE_2:%Y%m%dT%H%M%S}"
@@ -269,7 +269,7 @@ class Loop:
                        "--features", features, "--model", f"{work}/model", "--artifact-root", "s3://mlflow-artifacts",
                        what="pipeline register (bad candidate)")
         self.result["bad_candidate"]["evaluation"] = f"{bad}/evaluation.json"
-        # The training DAG's own release tasks, as a run that found a registered challenger.
+        # The training DAG's own release tasks, as a run that found a registered candidate.
         release = self._release("bad", "training_recsys", BAD_RELEASE,
                                 ["release_start", "canary_window", "canary_analysis", "decide", "promote", "rollback"],
                                 before)

@@ -2,7 +2,9 @@
 
 Experiment and artifact location follow models/README.md: experiment `<model>` with artifacts
 under s3://<MLflow artifact bucket>/models/<model>/, the one prefix the model's serving role reads.
-The release moves `champion`; this module only ever sets `challenger`.
+A version whose gates all pass is aliased `candidate`: registered, not yet serving. The release
+controller (`python -m pipeline release <model> start`) makes it the `challenger` the canary
+serves, so the canary's traffic starts with its analysis window, not at registration.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 from . import s3
 from .errors import BadInput
 
-CHALLENGER = "challenger"
+CANDIDATE = "candidate"
 CHAMPION = "champion"
 
 
@@ -102,7 +104,7 @@ def _flat_metrics(evaluation: dict) -> dict[str, float]:
 
 def register(model_name: str, onnx_uri: str, evaluation_uri: str, validation_uri: str, features_uri: str,
              model_dir: str, artifact_root: str) -> dict:
-    """Log the run, register the version, tag every gate, alias challenger when all passed.
+    """Log the run, register the version, tag every gate, alias `candidate` when all passed.
 
     Idempotent: a second call with the same ONNX file finds its run by the file's digest and
     only refreshes tags and alias. Returns {"version", "run_id", "gates_passed", "aliases"}.
@@ -158,7 +160,7 @@ def register(model_name: str, onnx_uri: str, evaluation_uri: str, validation_uri
     for key, value in version_tags.items():
         mlflow_client.set_model_version_tag(model_name, version, key, value)
     if passed:
-        mlflow_client.set_registered_model_alias(model_name, CHALLENGER, version)
+        mlflow_client.set_registered_model_alias(model_name, CANDIDATE, version)
     aliases = mlflow_client.get_model_version(model_name, version).aliases
     return {"version": version, "run_id": run_id, "gates_passed": passed, "aliases": sorted(aliases)}
 

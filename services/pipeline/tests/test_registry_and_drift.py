@@ -29,9 +29,9 @@ def registered(pipeline_run, mlflow_url):  # noqa: F811
     return pipeline_run
 
 
-def test_registered_version_carries_gates_and_challenger(registered, tracking):
+def test_registered_version_carries_gates_and_is_the_candidate(registered, tracking):
     client = registry.client()
-    version = client.get_model_version_by_alias("recsys", "challenger")
+    version = client.get_model_version_by_alias("recsys", "candidate")
     assert version.tags["gates_passed"] == "true"
     for gate in ("accuracy", "schema", "latency_p99"):
         assert version.tags[f"gate.{gate}"] == "passed"
@@ -39,7 +39,8 @@ def test_registered_version_carries_gates_and_challenger(registered, tracking):
     assert version.tags["data_snapshot_digest"] == s3.get_json(f"{registered}/manifest.json")["digest"]
     assert version.tags["train_start"] == START and version.tags["raw"] == RAW
     assert version.source.startswith(f"{ARTIFACTS}/models/recsys/")  # the prefix the serving role may read
-    assert "champion" not in client.get_registered_model("recsys").aliases
+    # Registered, not serving: the canary predictor follows `challenger`, which only `release start` moves.
+    assert set(client.get_registered_model("recsys").aliases) == {"candidate"}
     run_data = client.get_run(version.run_id).data
     assert run_data.params["factors"] == "24" and run_data.metrics["candidate_hr_at_10"] > run_data.metrics["popularity_hr_at_10"]
     files = {f.path for f in client.list_artifacts(version.run_id, "reports")}

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pipeline.release import analysis, metrics, registry
-from pipeline.release.registry import CHALLENGER, CHAMPION, ReleaseRefused
+from pipeline.release.registry import CANDIDATE, CHALLENGER, CHAMPION, ReleaseRefused
 
 EXIT_BAD_INPUT, EXIT_SERVICE, EXIT_WAIT = 2, 1, 3
 _WINDOW = re.compile(r"^[1-9][0-9]*[smh]$")
@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     actions = parser.add_subparsers(dest="action", required=True, parser_class=_Parser)
 
     start = actions.add_parser("start", parents=[common], help="a gated version becomes the challenger (canary)")
-    start.add_argument("--version", help="registry version (default: the one register aliased `challenger`)")
+    start.add_argument("--version", help="registry version (default: the one register aliased `candidate`)")
 
     analyze = actions.add_parser("analyze", parents=[common], help="promote / rollback / wait from Prometheus")
     analyze.add_argument("--slo-p99-ms", type=float, required=True, help="the model file's slo.p99LatencyMs")
@@ -132,9 +132,9 @@ def _iso(at: float) -> str:
 def _start(client, args) -> dict:
     now = time.time()
     current = registry.aliases(client, args.model)
-    number = args.version or current.get(CHALLENGER)
+    number = args.version or current.get(CANDIDATE)
     if number is None:
-        raise ReleaseRefused(f"release start: {args.model} has no `{CHALLENGER}` alias (register sets it when the "
+        raise ReleaseRefused(f"release start: {args.model} has no `{CANDIDATE}` alias (register sets it when the "
                              "gates pass); give --version N")
     failures = registry.gate_failures(registry.version(client, args.model, number))
     if failures:
@@ -148,6 +148,8 @@ def _start(client, args) -> dict:
         # canary analysis then watches it on both predictors before `promote` confirms it.
         registry.set_alias(client, args.model, CHAMPION, number)
     registry.set_alias(client, args.model, CHALLENGER, number)
+    if current.get(CANDIDATE) == number:
+        registry.delete_alias(client, args.model, CANDIDATE)  # it is the challenger now
     registry.record(client, args.model, number, {
         "decision": "start", "started_at": _iso(now), "champion_at_start": champion or "none"})
     after = {CHAMPION: champion or number, CHALLENGER: number}

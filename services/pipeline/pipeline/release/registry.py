@@ -15,7 +15,8 @@ if TYPE_CHECKING:  # MLflow takes seconds to import: bad arguments are answered 
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
-CHAMPION, CHALLENGER = "champion", "challenger"
+# `register` aliases a version that passed its gates `candidate`; `start` makes it `challenger`.
+CANDIDATE, CHAMPION, CHALLENGER = "candidate", "champion", "challenger"
 GATE_TAG_PREFIX = "gate."
 RELEASE_TAG_PREFIX = "release."
 

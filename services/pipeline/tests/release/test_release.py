@@ -73,13 +73,15 @@ def tags(client: MlflowClient, model: str, number: str) -> dict[str, str]:
 
 
 def in_canary(client: MlflowClient, capsys, model: str) -> tuple[str, str]:
-    """v1 champion, v2 registered with passing gates and aliased challenger (register's job), started."""
+    """v1 champion, v2 registered with passing gates and aliased candidate (register's job), started."""
     v1, v2 = register(client, model, PASSED, PASSED)
     client.set_registered_model_alias(model, "champion", v1)
-    client.set_registered_model_alias(model, "challenger", v2)
+    client.set_registered_model_alias(model, "candidate", v2)
     code, result, err = release(capsys, model, "start")
     assert (code, err) == (0, "")
     assert result["version"] == v2
+    # The canary serves it from here on, and the candidate alias is spent.
+    assert aliases(client, model) == {"champion": v1, "challenger": v2}
     return v1, v2
 
 
@@ -194,7 +196,7 @@ def test_the_first_release_is_champion_and_challenger(env, admin, capsys):
 def test_start_needs_a_challenger_or_a_version(env, admin, capsys):
     register(admin, "unaliased", PASSED)
     code, _, err = release(capsys, "unaliased", "start")
-    assert code == 2 and "has no `challenger` alias" in err
+    assert code == 2 and "has no `candidate` alias" in err
 
 
 # --- records: metrics in the contract ----------------------------------------------------------
