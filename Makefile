@@ -41,7 +41,7 @@ test: test-venvs
 
 # Every suite's venv, one after another, before the suites start: some tests build another
 # image's venv (tests/contract, tests/serving), and two makes building one venv at once race.
-test-venvs: venv $(DAGS_VENV)/.installed
+test-venvs: venv dags/.venv/.installed
 	$(MAKE) -C services/serving venv
 	$(MAKE) -C services/mlflow venv
 	$(MAKE) -C services/pipeline venv
