@@ -80,9 +80,7 @@ def _versions_plot(rows: list[dict], path: Path) -> None:
     ax.set_ylabel("on the run's holdout week")
     ax.set_title("Every version against the popularity baseline and its accuracy gate")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _drift_plot(windows: list[dict], path: Path) -> None:
@@ -97,9 +95,7 @@ def _drift_plot(windows: list[dict], path: Path) -> None:
     ax.set_ylim(0, 1.05)
     ax.set_title("Drift per checked week (red: detected)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _events(result: dict, t0: float) -> list[tuple[float, str]]:
@@ -137,9 +133,7 @@ def _canary_plot(result: dict, t0: float, path: Path) -> None:
     errors.legend(fontsize=8, loc="center left")
     p99.legend(fontsize=8, loc="center left")
     errors.set_title("The executor's series per predictor, as the canary analysis reads them")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _alias_plot(result: dict, t0: float, path: Path) -> None:
@@ -155,9 +149,7 @@ def _alias_plot(result: dict, t0: float, path: Path) -> None:
     ax.set_xlabel("seconds since the demo started")
     ax.set_title("Aliases after each release decision")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _utc(at: float) -> str:
@@ -216,3 +208,9 @@ def _markdown(result: dict) -> str:
         lines += ["", "Load average at the end (1, 5, 15 min): " + ", ".join(f"{x:g}" for x in result["load_average"])
                   + f" on {os.cpu_count()} cores."]
     return "\n".join(lines) + "\n"
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -9,11 +9,15 @@ from tools.stack_files import load_stack_config
 SOURCE = "stacks/Pulumi.dev.yaml"
 
 
-def errors(env: str = "dev", **overrides) -> list[str]:
-    raw = {**load_stack_config(env), **{f"mlops:{k}": v for k, v in overrides.items()}}
+def refused(raw: dict) -> list[str]:
+    """The lines of the ConfigError that loading `raw` must raise."""
     with pytest.raises(ConfigError) as exc:
         load_platform_config(raw, SOURCE)
     return exc.value.lines
+
+
+def errors(env: str = "dev", **overrides) -> list[str]:
+    return refused({**load_stack_config(env), **{f"mlops:{k}": v for k, v in overrides.items()}})
 
 
 def test_valid_stacks_load():
@@ -73,10 +77,7 @@ def test_production_safety_rules(overrides, expected):
 
 
 def test_pagerduty_token_needs_an_escalation_policy():
-    raw = {**load_stack_config("prod"), "pagerduty:token": "tok"}
-    with pytest.raises(ConfigError) as exc:
-        load_platform_config(raw, SOURCE)
-    assert exc.value.lines == [f"{SOURCE}: mlops:observability.pagerdutyEscalationPolicy must name a PagerDuty "
+    assert refused({**load_stack_config("prod"), "pagerduty:token": "tok"}) == [f"{SOURCE}: mlops:observability.pagerdutyEscalationPolicy must name a PagerDuty "
                                "escalation policy ID when pagerduty:token is set (got nothing)"]
 
 

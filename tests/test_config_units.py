@@ -14,7 +14,7 @@ from infra.config.loader import merged_values
 from infra.config.strict_yaml import DuplicateKeyError, load as strict_load
 from tools.stack_files import load_stack_config
 
-SOURCE = "stacks/Pulumi.dev.yaml"
+from test_config_errors import SOURCE, refused
 
 
 def problems(env: str = "dev", raw_overrides: dict | None = None, **sections) -> list[str]:
@@ -193,11 +193,8 @@ def test_environment_is_reported_alone_and_nothing_when_absent():
 
 
 def test_dotted_key_under_a_value_is_refused():
-    raw = {**load_stack_config("dev"), "mlops:environment.first": "x"}
-    with pytest.raises(ConfigError) as exc:
-        load_platform_config(raw, SOURCE)
-    assert exc.value.lines == [f"{SOURCE}: mlops:environment.first cannot be set: mlops:environment is a value, not a "
-                               "section (got dev)"]
+    assert refused({**load_stack_config("dev"), "mlops:environment.first": "x"}) == [
+        f"{SOURCE}: mlops:environment.first cannot be set: mlops:environment is a value, not a section (got dev)"]
 
 
 def test_ingest_refuses_a_repeated_column():
@@ -282,9 +279,7 @@ def test_strict_yaml_refuses_a_repeated_key_with_both_lines():
 
 def test_a_dotted_key_below_a_value_two_levels_down_names_that_value():
     raw = {"mlops:environment": "dev", "mlops:cluster.version": "1.35", "mlops:cluster.version.minor": "1"}
-    with pytest.raises(ConfigError) as exc:
-        load_platform_config(raw, SOURCE)
-    assert exc.value.lines == [f"{SOURCE}: mlops:cluster.version.minor cannot be set: mlops:cluster.version is a value, "
+    assert refused(raw) == [f"{SOURCE}: mlops:cluster.version.minor cannot be set: mlops:cluster.version is a value, "
                                "not a section (got 1.35)"]
 
 

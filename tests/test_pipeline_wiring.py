@@ -114,7 +114,7 @@ def admitted(policies: list[dict], namespace: str, pod: dict, direction: str, pe
 
 def service_pods(resources, service: str, namespace: str) -> dict:
     declared = [s for s in of_type(resources, "kubernetes:core/v1:Service")
-                if s["inputs"]["metadata"] == {**s["inputs"]["metadata"], "name": service, "namespace": namespace}]
+                if (s["inputs"]["metadata"].get("name"), s["inputs"]["metadata"].get("namespace")) == (service, namespace)]
     if declared:
         assert len(declared) == 1
         return declared[0]["inputs"]["spec"]["selector"]

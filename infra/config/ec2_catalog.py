@@ -82,24 +82,25 @@ def instance_types() -> dict[str, InstanceType]:
     return out
 
 
+def _zone_locations(location_type: str, region: str) -> tuple[str, ...]:
+    try:
+        offerings = _load(f"instance_type_offerings/{location_type}/{region}.json.gz")
+    except FileNotFoundError:
+        return ()
+    return tuple(sorted({o["Location"] for o in offerings}))
+
+
 @cache
 def region_zones(region: str) -> tuple[str, ...]:
     """Availability-zone names where the region offers EC2 instances; () for a region the
     snapshot does not know."""
-    try:
-        offerings = _load(f"instance_type_offerings/availability-zone/{region}.json.gz")
-    except FileNotFoundError:
-        return ()
-    return tuple(sorted({o["Location"] for o in offerings}))
+    return _zone_locations("availability-zone", region)
 
 
 @cache
 def region_zone_ids(region: str) -> tuple[str, ...]:
-    try:
-        offerings = _load(f"instance_type_offerings/availability-zone-id/{region}.json.gz")
-    except FileNotFoundError:
-        return ()
-    return tuple(sorted({o["Location"] for o in offerings}))
+    """The same zones by zone ID (use1-az1 ...); () for a region the snapshot does not know."""
+    return _zone_locations("availability-zone-id", region)
 
 
 @cache

@@ -16,7 +16,7 @@ from tools.build_recsys_model import customer_id
 
 from .conftest import NUM_ITEMS
 from .processes import wait_until
-from .test_bad_input import BINARY_CASES, INFER, INFER_CASES, KNOWN, RECOMMEND_CASES, binary_request, tensor
+from .test_bad_input import BINARY_CASES, INFER, INFER_CASES, KNOWN, RECOMMEND_CASES, binary_request, post_infer, tensor
 
 
 # Per test, not per module: a mutation run selects the tests that reached the code, and a shared
@@ -37,10 +37,7 @@ def client(model_path, redis_server, tmp_path_factory):
 
 @pytest.mark.parametrize("body,status,message", [c[1:] for c in INFER_CASES], ids=[c[0] for c in INFER_CASES])
 def test_infer_rejects_with_status_and_message(client, body, status, message):
-    if isinstance(body, bytes):
-        response = client.post(INFER, content=body, headers={"content-type": "application/json"})
-    else:
-        response = client.post(INFER, json=body)
+    response = post_infer(client, body)
     assert response.status_code == status, response.text
     assert message in response.json()["error"]
 

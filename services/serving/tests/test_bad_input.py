@@ -85,12 +85,16 @@ INFER_CASES = [
 @pytest.mark.parametrize("body,status,message",
                          [c[1:] for c in INFER_CASES], ids=[c[0] for c in INFER_CASES])
 def test_infer_rejects_with_status_and_message(server, body, status, message):
-    if isinstance(body, bytes):
-        response = server.post(INFER, content=body, headers={"content-type": "application/json"})
-    else:
-        response = server.post(INFER, json=body)
+    response = post_infer(server, body)
     assert response.status_code == status, response.text
     assert message in response.json()["error"]
+
+
+def post_infer(client, body):
+    """POSTs an INFER_CASES body: bytes as they are (malformed JSON), anything else as JSON."""
+    if isinstance(body, bytes):
+        return client.post(INFER, content=body, headers={"content-type": "application/json"})
+    return client.post(INFER, json=body)
 
 
 BINARY_CASES = [

@@ -3,6 +3,7 @@ with arguments and an environment it accepts, for every action the workflow offe
 CLI does not know, or a service address the workflow does not give, would fail every click."""
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from pathlib import Path
@@ -17,14 +18,18 @@ WORKFLOW = Path(__file__).resolve().parents[4] / ".github" / "workflows" / "rele
 CALL = re.compile(r"python -m pipeline release (?P<args>[^)\n]*)\)")
 
 
+@functools.cache
+def document() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
 def workflow() -> dict:
-    doc = yaml.safe_load(WORKFLOW.read_text())
+    doc = document()
     return doc.get("on", doc.get(True))  # YAML 1.1 reads the key `on` as true
 
 
 def release_step() -> str:
-    doc = yaml.safe_load(WORKFLOW.read_text())
-    scripts = [step["run"] for job in doc["jobs"].values() for step in job["steps"]
+    scripts = [step["run"] for job in document()["jobs"].values() for step in job["steps"]
                if "-m pipeline release" in step.get("run", "")]
     assert len(scripts) == 1, scripts
     return scripts[0]
