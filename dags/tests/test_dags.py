@@ -23,8 +23,8 @@ from conftest import DAGS, REPO
 MODEL = "recsys"  # models/recsys.yaml
 TRAINING_EDGES = {
     ("validate", "features"), ("features", "train"), ("train", "export"), ("export", "evaluate"),
-    ("evaluate", "register"), ("register", "release_start"), ("release_start", "canary_window"),
-    ("canary_window", "canary_analysis"), ("canary_analysis", "decide"), ("decide", "promote"),
+    ("evaluate", "register"), ("register", "release_start"), ("release_start", "canary_analysis"),
+    ("canary_analysis", "decide"), ("decide", "promote"),
     ("decide", "rollback"),
 }
 
@@ -59,11 +59,12 @@ def test_the_dag_folder_imports_without_errors_or_cycles(bag):
 def test_training_runs_the_pipeline_then_the_canary_release(bag):
     dag = bag[f"training_{MODEL}"]
     assert edges(dag) == TRAINING_EDGES
-    assert len(dag.tasks) == 12
+    assert len(dag.tasks) == 11
     assert dag.max_active_runs == 1
-    window = dag.get_task("canary_window")
-    assert window.task_type == "DateTimeSensorAsync"  # deferred: no worker slot held while it waits
-    assert "params.canary_window_minutes" in window.target_time
+    # The analysis watches the window after release_start and may roll back at any of its checks.
+    argv = dag.get_task("canary_analysis").arguments
+    assert "--watch" in argv and int(argv[argv.index("--checks") + 1]) > 1
+    assert "params.canary_window_minutes" in argv[argv.index("--window") + 1]
 
 
 def test_training_is_weekly_and_triggered_by_drift(bag):
@@ -93,7 +94,7 @@ def test_rollback_is_one_manual_task_with_a_reason(bag):
 def test_steps_are_pods_of_the_pipeline_image_in_the_pipeline_namespace(bag):
     dag = bag[f"training_{MODEL}"]
     pods = [t for t in dag.tasks if t.task_type == "KubernetesPodOperator"]
-    assert {t.task_id for t in pods} == {t.task_id for t in dag.tasks} - {"canary_window", "decide"}
+    assert {t.task_id for t in pods} == {t.task_id for t in dag.tasks} - {"decide"}
     for pod in pods:
         assert (pod.namespace, pod.service_account_name) == ("pipeline", "pipeline")
         assert pod.image.endswith("/xyz-mlops-prod/pipeline:1.4.0")
@@ -240,7 +241,7 @@ DECIDING_STAND_IN = STAND_IN + textwrap.dedent('''
 
 
 def test_the_training_dag_runs_end_to_end_with_the_local_runner(tmp_path):
-    """dag.test(): every step through the local runner, the canary window deferred for a minute,
+    """dag.test(): every step through the local runner,
     the analysis' XCom read by the branch, which promotes and skips the rollback."""
     package = tmp_path / "stand-in" / "pipeline"
     package.mkdir(parents=True)
@@ -257,5 +258,5 @@ def test_the_training_dag_runs_end_to_end_with_the_local_runner(tmp_path):
     assert states.pop("run") == "success"
     assert states.pop("rollback") == "skipped"
     assert states == {task: "success" for task in (
-        "validate", "features", "train", "evaluate", "export", "register", "release_start", "canary_window",
+        "validate", "features", "train", "evaluate", "export", "register", "release_start",
         "canary_analysis", "decide", "promote")}

@@ -197,11 +197,11 @@ def test_no_pushgateway_argument_without_the_url(monkeypatch):
     assert step_args.pushgateway() == ["--pushgateway", PUSHGATEWAY]
 
 
-@pytest.mark.parametrize(("params", "window", "wait"), [
-    ({}, "5m", timedelta(minutes=5)),  # the cluster: the canary alert's 5-minute window
-    ({"canary_window_seconds": 20}, "20s", timedelta(seconds=20)),  # the local loop (`make demo`)
+@pytest.mark.parametrize(("params", "window"), [
+    ({}, "5m"),  # the cluster: the canary alert's 5-minute window
+    ({"canary_window_seconds": 20}, "20s"),  # the local loop (`make demo`)
 ])
-def test_canary_window_is_minutes_unless_seconds_are_given(dags, params, window, wait):
+def test_canary_window_is_minutes_unless_seconds_are_given(dags, params, window):
     dag = dags[f"training_{MODEL}"]
     analysis = next(t for t in pipeline_tasks_of(dag) if t.task_id == "canary_analysis")
     started = datetime(2026, 3, 9, 3, 0, tzinfo=timezone.utc)
@@ -209,8 +209,6 @@ def test_canary_window_is_minutes_unless_seconds_are_given(dags, params, window,
                "ti": mock.Mock(start_date=started), "macros": MacrosAccessor()}
     argv = analysis.render_template(analysis.arguments, context)
     assert argv[argv.index("--window") + 1] == window
-    assert dag.get_task("canary_window").render_template(dag.get_task("canary_window").target_time, context) == \
-        str(started + wait)
 
 
 @pytest.mark.parametrize(("seconds", "accepted"), [(None, True), (10, True), (9, False), ("20", False)])

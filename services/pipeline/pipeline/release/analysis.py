@@ -10,6 +10,15 @@ Decision table (thresholds from observability/release_queries.py and the model's
 
 The stable predictor is measured over the same window and reported beside the canary, so a
 decision shows whether the canary is worse than what it would replace.
+
+Checked during the window, not only at its end (`check_times`): at every tenth of the window the
+table is applied to what the canary has served since the window began, and a rollback is decided
+at the first check that calls for one; promote is only decided over the whole window. A bad
+canary is then answered within a tenth of the window after it has served `min_requests`, not at
+the window's end: with the 5-minute window, 30 s instead of 5 minutes of the seed's 8-minute
+recovery budget. (Looking repeatedly raises the chance of rolling back a healthy canary on a
+noisy check; the minimum request count bounds that, and a needless rollback costs one retraining
+cycle, a missed one costs customers.)
 """
 from __future__ import annotations
 
@@ -99,6 +108,20 @@ class Prometheus:
             raise PrometheusError(f"expected one series, got {len(result)}: {expr}")
         value = float(result[0]["value"][1])
         return None if math.isnan(value) else value
+
+
+def check_times(window_end: float, window_seconds: float, checks: int) -> list[float]:
+    """The moments (Unix seconds) at which a canary is analysed: `checks` evenly spaced moments,
+    the last one `window_end`, the window being the `window_seconds` before it.
+
+    checks=1 is one analysis at the window's end. Raises ValueError for checks < 1 or a check
+    interval under one second (Prometheus's durations are whole seconds at least)."""
+    if checks < 1:
+        raise ValueError(f"checks must be >= 1 (got {checks})")
+    if window_seconds / checks < 1:
+        raise ValueError(f"{checks} checks over {window_seconds:g} s are less than a second apart")
+    start = window_end - window_seconds
+    return [start + window_seconds * k / checks for k in range(1, checks + 1)]
 
 
 def measure(prometheus: Prometheus, namespace: str, model: str, predictor: str, window: str, at: float) -> Window:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -45,7 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     analyze = actions.add_parser("analyze", parents=[common], help="promote / rollback / wait from Prometheus")
     analyze.add_argument("--slo-p99-ms", type=float, required=True, help="the model file's slo.p99LatencyMs")
     analyze.add_argument("--window", default="10m", help="PromQL duration ending at --end (default 10m)")
-    analyze.add_argument("--end", help="window end: Unix seconds or ISO 8601 (default: now)")
+    analyze.add_argument("--end", help="window end: Unix seconds or ISO 8601 (default: now; with --watch, "
+                                       "the window after the release started)")
+    analyze.add_argument("--checks", type=int, default=1,
+                         help="analyses spread over the window; the first that calls for a rollback decides (default 1: "
+                              "one, at the end)")
+    analyze.add_argument("--watch", action="store_true",
+                         help="the window is the one after `release start`: wait for each check time (the DAG's way)")
     analyze.add_argument("--min-requests", type=float, default=analysis.CANARY_MIN_REQUESTS)
     analyze.add_argument("--max-error-ratio", type=float, default=analysis.CANARY_MAX_ERROR_RATIO)
     analyze.add_argument("--namespace", help="the model's namespace (default: the model name)")
@@ -108,7 +115,15 @@ def _check(args) -> None:
             raise ReleaseRefused(f"release analyze: --max-error-ratio must be between 0 and 1 (got {args.max_error_ratio:g})")
         if args.min_requests < 1:
             raise ReleaseRefused(f"release analyze: --min-requests must be >= 1 (got {args.min_requests:g})")
-        args.end_time = _end_time(args.end)
+        try:
+            analysis.check_times(0.0, _window_seconds(args.window), args.checks)
+        except ValueError as exc:
+            raise ReleaseRefused(f"release analyze: --checks {args.checks} over --window {args.window}: {exc}") from None
+        args.end_time = None if args.end is None else _end_time(args.end)
+
+
+def _window_seconds(window: str) -> int:
+    return int(window[:-1]) * {"s": 1, "m": 60, "h": 3600}[window[-1]]
 
 
 def _end_time(text: str | None) -> float:
@@ -166,14 +181,26 @@ def _analyze(client, args) -> dict:
         raise ReleaseRefused(f"release analyze: {args.model} has no `{CHALLENGER}`: start a release first")
     prometheus = analysis.Prometheus(args.prometheus)
     namespace = args.namespace or args.model
-    windows = {p: analysis.measure(prometheus, namespace, args.model, p, args.window, args.end_time)
-               for p in analysis.PREDICTORS}
     limits = analysis.Thresholds(p99_seconds=args.slo_p99_ms / 1000, max_error_ratio=args.max_error_ratio,
                                  min_requests=args.min_requests)
-    verdict = analysis.decide(windows["canary"], windows["stable"], limits)
-    window = f"{args.window} ending {_iso(args.end_time)}"
+    window_seconds = _window_seconds(args.window)
+    end = args.end_time if args.end_time is not None else _window_end(client, args, number, window_seconds)
+    times = analysis.check_times(end, window_seconds, args.checks)
+    for check, at in enumerate(times, start=1):
+        time.sleep(max(0.0, at - time.time()))  # --watch: the check's moment may be ahead
+        last = check == len(times)
+        # Each check looks at everything since the window began, never at time before it.
+        duration = args.window if last else f"{math.ceil(at - (end - window_seconds))}s"
+        windows = {p: analysis.measure(prometheus, namespace, args.model, p, duration, at)
+                   for p in analysis.PREDICTORS}
+        verdict = analysis.decide(windows["canary"], windows["stable"], limits)
+        if last or verdict.decision == analysis.ROLLBACK:
+            break
+        metrics.push_analysis(args.pushgateway, args.model, windows)  # the dashboards follow the checks
+    window = f"{duration} ending {_iso(at)}"
     fields = {"decision": verdict.decision, "analysis.decision": verdict.decision, "analysis.reason": verdict.reason,
-              "analysis.window": window, "analysis.analyzed_at": _iso(time.time()),
+              "analysis.window": window, "analysis.check": f"{check} of {len(times)}",
+              "analysis.analyzed_at": _iso(time.time()),
               "analysis.thresholds": (f"error ratio <= {limits.max_error_ratio:g}, p99 <= {limits.p99_seconds:g}s, "
                                       f"requests >= {limits.min_requests:g}")}
     for predictor, measured in windows.items():
@@ -183,8 +210,19 @@ def _analyze(client, args) -> dict:
     metrics.push_analysis(args.pushgateway, args.model, windows)
     metrics.push_decision(args.pushgateway, args.model, verdict.decision, time.time())
     return {"action": "analyze", "model": args.model, "version": number, "decision": verdict.decision,
-            "reason": verdict.reason, "window": window,
+            "reason": verdict.reason, "window": window, "check": check, "checks": len(times),
             **{predictor: analysis.as_dict(measured) for predictor, measured in windows.items()}}
+
+
+def _window_end(client, args, number: str, window_seconds: int) -> float:
+    """Now; with --watch, the end of the window that began when `release start` made `number` the
+    challenger (its release.started_at), or now when that has passed (a retry looks at the last
+    window) or was never recorded (a challenger set by hand)."""
+    now = time.time()
+    started = registry.version(client, args.model, number).tags.get("release.started_at")
+    if not args.watch or started is None:
+        return now
+    return max(now, _end_time(started) + window_seconds)
 
 
 def _promote(client, args) -> dict:

@@ -31,6 +31,12 @@ class Traffic:
     requests_per_scrape: float
     error_ratio: float = 0.0
     latency: dict = None  # cumulative share per bucket boundary; FAST when None
+    failing_from: int = 0  # seconds after START: the error ratio applies from then on, none before
+
+    def share(self, code: str, at: int) -> float:
+        """The share of the requests served between scrape `at` and the next answered with `code`."""
+        failing = self.error_ratio if at - START >= self.failing_from else 0.0
+        return failing if code == "500" else 1 - failing
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,11 @@ SCENARIOS = (
     Scenario("quiet-min-50", Traffic(9000, 0.0), Traffic(2, 1.0)),
     # The edge-over traffic again, for a model whose pushed metrics are checked on their own.
     Scenario("pushed", Traffic(9000, 0.0), Traffic(1000, 0.0101)),
+    # The healthy and failing traffic again, analysed with checks during the window.
+    Scenario("healthy-checked", Traffic(9000, 0.001), Traffic(1000, 0.002)),
+    Scenario("failing-checked", Traffic(9000, 0.001), Traffic(1000, 0.02)),
+    # Healthy for the window's first 5 minutes, then 5% failing: over the whole window 2.5%.
+    Scenario("late-failing", Traffic(9000, 0.0), Traffic(1000, 0.05, failing_from=DURATION_SECONDS - 5 * 60)),
     # No canary series at all (the canary predictor receives nothing).
     Scenario("silent", Traffic(9000, 0.0), None),
 )
@@ -76,17 +87,18 @@ def openmetrics() -> str:
                                           ("canary", scenario.canary, "challenger")):
             if traffic is None:
                 continue
-            for code, share in (("200", 1 - traffic.error_ratio), ("500", traffic.error_ratio)):
+            for code in ("200", "500"):
                 labels = (f'namespace="{scenario.model}",deployment_name="{scenario.model}",'
                           f'predictor_name="{predictor}",predictor_version="{alias}",method="POST",code="{code}"')
-                per_scrape = traffic.requests_per_scrape * share
+                total = 0.0
                 for i in range(scrapes):
-                    at, total = START + i * SCRAPE_SECONDS, per_scrape * i
+                    at = START + i * SCRAPE_SECONDS
                     families[f"{EXECUTOR}_count"].append(f"{EXECUTOR}_count{{{labels}}} {total:.6f} {at}")
                     families[f"{EXECUTOR}_sum"].append(f"{EXECUTOR}_sum{{{labels}}} {total * 0.02:.6f} {at}")
                     for le, cumulative in _cdf(traffic.latency):
                         families[f"{EXECUTOR}_bucket"].append(
                             f'{EXECUTOR}_bucket{{{labels},le="{le}"}} {total * cumulative:.6f} {at}')
+                    total += traffic.requests_per_scrape * traffic.share(code, at)
     lines = []
     for name, samples in families.items():
         lines += [f"# TYPE {name} gauge", *samples]

@@ -16,7 +16,7 @@ from conftest import BUCKET, PIPELINE, REPO
 from observability.metrics_contract import by_name
 from observability.model_rules import model_rule_groups
 from observability.release_queries import error_ratio, executor_selector, latency_quantile, request_count
-from pipeline.release import cli
+from pipeline.release import analysis, cli
 from recorded import END, WINDOW
 
 SLO_P99_MS = "100"  # models/recsys.yaml: slo.p99LatencyMs
@@ -173,6 +173,68 @@ def test_the_minimum_request_count_is_an_argument(env, admin, capsys):
     assert result["canary"]["error_ratio"] == pytest.approx(1.0)
 
 
+# --- checks during the window ------------------------------------------------------------------
+
+def test_a_healthy_canary_checked_ten_times_is_promoted_over_the_whole_window(env, admin, capsys):
+    _, v2 = in_canary(admin, capsys, "healthy-checked")
+    code, result, _ = analyze(capsys, "healthy-checked", "--checks", "10")
+    # Promotion is only decided over the whole window: the same figures as one analysis at its end.
+    assert (code, result["decision"], result["check"], result["checks"]) == (0, "promote", 10, 10)
+    assert result["window"] == "10m ending 2026-01-01T00:30:00Z"
+    assert result["canary"]["requests"] == pytest.approx(40_000, rel=0.05)
+    assert tags(admin, "healthy-checked", v2)["release.analysis.check"] == "10 of 10"
+
+
+def test_a_failing_canary_is_rolled_back_at_the_first_check(env, admin, capsys):
+    _, v2 = in_canary(admin, capsys, "failing-checked")
+    code, result, _ = analyze(capsys, "failing-checked", "--checks", "10")
+    # 2% failing from the start: the first tenth of the window (1 minute, ~4000 requests) decides.
+    assert (code, result["decision"], result["check"]) == (0, "rollback", 1)
+    assert result["window"] == "60s ending 2026-01-01T00:21:00Z"
+    assert result["canary"]["error_ratio"] == pytest.approx(0.02)
+    assert tags(admin, "failing-checked", v2)["release.analysis.check"] == "1 of 10"
+
+
+def test_a_canary_failing_late_is_rolled_back_at_the_first_check_over_the_threshold(env, admin, capsys):
+    in_canary(admin, capsys, "late-failing")
+    # 5% failing from minute 5 of the 10-minute window; check k covers k minutes, so its error
+    # ratio is 5% x (k - 5) / k: 0.83% at k = 6 (under 1%), 1.43% at k = 7 (over).
+    code, result, _ = analyze(capsys, "late-failing", "--checks", "10")
+    assert (code, result["decision"], result["check"]) == (0, "rollback", 7)
+    assert result["canary"]["error_ratio"] == pytest.approx(0.05 * 2 / 7, rel=0.02)
+    assert result["window"] == "420s ending 2026-01-01T00:27:00Z"
+    # One analysis at the end sees the same canary at 2.5%, three minutes later.
+    code, result, _ = analyze(capsys, "late-failing")
+    assert (code, result["decision"], result["check"]) == (0, "rollback", 1)
+    assert result["canary"]["error_ratio"] == pytest.approx(0.025, rel=0.02)
+
+
+def test_watch_waits_for_the_window_after_the_release_started(env, admin, capsys):
+    _, v2 = in_canary(admin, capsys, "watched")
+    started = tags(admin, "watched", v2)["release.started_at"]
+    code, result, _ = release(capsys, "watched", "analyze", "--slo-p99-ms", SLO_P99_MS, "--window", "4s",
+                              "--checks", "2", "--watch")
+    # Nothing was served (the recorded series are from January): both checks wait, the last one
+    # at the window's end, 4 s after `release start`.
+    assert (code, result["decision"], result["check"]) == (cli.EXIT_WAIT, "wait", 2)
+    end = cli._iso(cli._end_time(started) + 4)
+    assert result["window"] == f"4s ending {end}"
+    assert tags(admin, "watched", v2)["release.analysis.analyzed_at"] >= end
+
+
+@pytest.mark.parametrize(("seconds", "checks", "accepted"), [(600, 600, True), (600, 601, False),
+                                                            (600, 1, True), (600, 0, False)])
+def test_checks_are_at_least_a_second_apart_and_end_with_the_window(seconds, checks, accepted):
+    if not accepted:
+        with pytest.raises(ValueError):
+            analysis.check_times(1000.0, seconds, checks)
+        return
+    times = analysis.check_times(1000.0, seconds, checks)
+    assert len(times) == checks
+    assert times[-1] == 1000.0 and times[0] == pytest.approx(1000.0 - seconds + seconds / checks)
+    assert min(b - a for a, b in zip([1000.0 - seconds, *times], times)) >= 1
+
+
 # --- start ---------------------------------------------------------------------------------------
 
 def test_start_refuses_a_version_without_passing_gates(env, admin, capsys):
@@ -233,6 +295,9 @@ def test_the_controller_asks_the_alerts_own_queries():
     (["analyze", "--slo-p99-ms", "0"], "--slo-p99-ms must be > 0 (got 0)"),
     (["analyze", "--slo-p99-ms", "100", "--end", "yesterday"], "--end must be Unix seconds or ISO 8601 (got yesterday)"),
     (["start", "--version", "seven"], "--version must be a registry version number (got seven)"),
+    (["analyze", "--slo-p99-ms", "100", "--window", "10s", "--checks", "11"],
+     "--checks 11 over --window 10s: 11 checks over 10 s are less than a second apart"),
+    (["analyze", "--slo-p99-ms", "100", "--checks", "0"], "--checks 0 over --window 10m: checks must be >= 1 (got 0)"),
     (["deploy"], "invalid choice: 'deploy'"),
 ])
 def test_bad_arguments_exit_2_with_one_line(env, capsys, args, message):
