@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -45,10 +46,11 @@ class Window:
     def objects(self, require_every_day: bool = True) -> list[dict]:
         """Parquet objects of the window, sorted by key; BadInput when a day has none."""
         contract = contract_mod.load()
+        prefixes = [s3.join(self.raw, contract.partition_prefix(day.isoformat())) + "/"
+                    for day in days(self.start, self.end)]
         found, missing = [], []
-        for day in days(self.start, self.end):
-            prefix = s3.join(self.raw, contract.partition_prefix(day.isoformat())) + "/"
-            objects = [o for o in s3.list_objects(prefix) if o["Key"].endswith(".parquet")]
+        for day, listed in zip(days(self.start, self.end), _concurrently(s3.list_objects, prefixes)):
+            objects = [o for o in listed if o["Key"].endswith(".parquet")]
             if not objects:
                 missing.append(day.isoformat())
             found.extend(objects)
@@ -91,6 +93,26 @@ def schema_problems(table_schema: pa.Schema, where: str) -> list[str]:
     return problems
 
 
+# S3 answers each GET in tens of milliseconds and a window is hundreds of hourly files (5 weeks:
+# 840), so they are fetched side by side; 10 is botocore's connection pool per client
+# (max_pool_connections), more threads would only queue for a connection.
+READ_CONCURRENCY = 10
+
+
+def _concurrently(function, items: list) -> list:
+    """function(item) for every item, READ_CONCURRENCY at a time; results in the items' order, the
+    first exception (e.g. BadInput) raised as it would be read one by one."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=READ_CONCURRENCY, thread_name_prefix="s3-read") as pool:
+        return list(pool.map(function, items))
+
+
+def read_objects(bucket: str, objects: list[dict]) -> list[pa.Table]:
+    """The Parquet tables of `objects` (list_objects entries), in their order."""
+    return _concurrently(lambda obj: read_object(bucket, obj["Key"]), objects)
+
+
 def read_object(bucket: str, key: str) -> pa.Table:
     uri = f"s3://{bucket}/{key}"
     try:
@@ -106,8 +128,7 @@ def read_window(window: Window, columns: list[str] | None = None) -> tuple[pl.Da
     contract = contract_mod.load()
     wanted = columns or [c.name for c in contract.columns]
     frames = []
-    for obj in objects:
-        table = read_object(bucket, obj["Key"])
+    for obj, table in zip(objects, read_objects(bucket, objects)):
         problems = schema_problems(table.schema, f"s3://{bucket}/{obj['Key']}")
         if problems:
             raise BadInput(problems[0] + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
@@ -22,9 +23,15 @@ import pyarrow.parquet as pq
 from .errors import BadInput
 
 
+_CLIENT_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def client():
-    return boto3.client("s3")
+    # A botocore client is thread-safe, creating one on boto3's default session is not: the
+    # lake reads fan out over threads (lake.READ_CONCURRENCY), and the first of them creates it.
+    with _CLIENT_LOCK:
+        return boto3.client("s3")
 
 
 def split(uri: str) -> tuple[str, str]:

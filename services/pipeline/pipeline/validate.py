@@ -91,7 +91,7 @@ def _volume_check(window: lake.Window, rows: int, ratio: tuple[float, float]) ->
         return _check("volume vs previous window", True, None, list(ratio),
                       f"no previous window ({previous.start}..{previous.end}): first window, nothing to compare")
     bucket, _ = s3.split(window.raw)
-    before = sum(lake.read_object(bucket, o["Key"]).num_rows for o in objects)
+    before = sum(table.num_rows for table in lake.read_objects(bucket, objects))
     value = rows / before if before else float("inf")
     return _check("volume vs previous window", ratio[0] <= value <= ratio[1], round(value, 4), list(ratio),
                   f"{rows} events against {before} in {previous.start}..{previous.end}")
@@ -104,8 +104,7 @@ def run(window: lake.Window, max_duplicate_rate: float = MAX_DUPLICATE_RATE,
     bucket, _ = s3.split(window.raw)
     contract = contract_mod.load()
     schema_problems, frames = [], []
-    for obj in objects:
-        table = lake.read_object(bucket, obj["Key"])
+    for obj, table in zip(objects, lake.read_objects(bucket, objects)):
         problems = lake.schema_problems(table.schema, f"s3://{bucket}/{obj['Key']}")
         schema_problems.extend(problems)
         if not problems:
