@@ -18,6 +18,7 @@ import binascii
 import datetime as dt
 import io
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import contract as contract_mod
-from . import s3
+from . import lake, s3
 from .errors import BadInput
 
 CATEGORIES = ("electronics", "home", "fashion", "beauty", "sports", "toys", "books", "grocery",
@@ -210,21 +211,28 @@ def run(spec: Spec, raw: str) -> dict:
     world = World(spec)
     total = 0
     sessions_per_day = spec.events_per_day / (EVENTS_PER_SESSION * (1 + CART_AFTER_VIEW * (1 + PURCHASE_AFTER_CART)))
-    for day in range(spec.days):
-        date = spec.start + dt.timedelta(days=day)
-        drifted = spec.drift_from is not None and date >= spec.drift_from
-        cdf = world.item_weights(day, drifted)
-        rng = np.random.default_rng([spec.seed, 2, day])
-        # Traffic grows with the customer base, so activity per customer stays put without drift.
-        growth = world.users_by_day[day] / world.users_by_day[0]
-        daily = sessions_per_day * growth * WEEKLY[date.weekday()]
-        for hour in range(24):
-            sessions = max(1, int(rng.poisson(daily * HOURLY[hour])))
-            table = _hour_table(world, cdf, day, hour, sessions).cast(contract.schema)
-            sink = io.BytesIO()
-            pq.write_table(table, sink, compression="zstd")
-            s3.put_bytes(s3.join(raw, contract.partition_prefix(date.isoformat(), hour), "part-00000.parquet"), sink.getvalue())
-            total += table.num_rows
+    # Uploads go side by side (lake.S3_CONCURRENCY, botocore's pool) while the next hours are
+    # generated; the first failed upload is raised once the period is written.
+    pending = []
+    with ThreadPoolExecutor(max_workers=lake.S3_CONCURRENCY, thread_name_prefix="s3-write") as uploads:
+        for day in range(spec.days):
+            date = spec.start + dt.timedelta(days=day)
+            drifted = spec.drift_from is not None and date >= spec.drift_from
+            cdf = world.item_weights(day, drifted)
+            rng = np.random.default_rng([spec.seed, 2, day])
+            # Traffic grows with the customer base, so activity per customer stays put without drift.
+            growth = world.users_by_day[day] / world.users_by_day[0]
+            daily = sessions_per_day * growth * WEEKLY[date.weekday()]
+            for hour in range(24):
+                sessions = max(1, int(rng.poisson(daily * HOURLY[hour])))
+                table = _hour_table(world, cdf, day, hour, sessions).cast(contract.schema)
+                sink = io.BytesIO()
+                pq.write_table(table, sink, compression="zstd")
+                key = s3.join(raw, contract.partition_prefix(date.isoformat(), hour), "part-00000.parquet")
+                pending.append(uploads.submit(s3.put_bytes, key, sink.getvalue()))
+                total += table.num_rows
+    for upload in pending:
+        upload.result()
     seconds = time.perf_counter() - started
     return {"events": total, "days": spec.days, "seconds": round(seconds, 2),
             "events_per_second": round(total / seconds) if seconds else None}

@@ -96,15 +96,15 @@ def schema_problems(table_schema: pa.Schema, where: str) -> list[str]:
 # S3 answers each GET in tens of milliseconds and a window is hundreds of hourly files (5 weeks:
 # 840), so they are fetched side by side; 10 is botocore's connection pool per client
 # (max_pool_connections), more threads would only queue for a connection.
-READ_CONCURRENCY = 10
+S3_CONCURRENCY = 10
 
 
 def _concurrently(function, items: list) -> list:
-    """function(item) for every item, READ_CONCURRENCY at a time; results in the items' order, the
+    """function(item) for every item, S3_CONCURRENCY at a time; results in the items' order, the
     first exception (e.g. BadInput) raised as it would be read one by one."""
     if len(items) <= 1:
         return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=READ_CONCURRENCY, thread_name_prefix="s3-read") as pool:
+    with ThreadPoolExecutor(max_workers=S3_CONCURRENCY, thread_name_prefix="s3-read") as pool:
         return list(pool.map(function, items))
 
 
