@@ -5,11 +5,16 @@ Decision table (thresholds from observability/release_queries.py and the model's
 
     canary requests < min_requests                    -> wait      (no traffic is never healthy)
     canary error ratio > max_error_ratio (1%)          -> rollback
-    canary p99 > the model's SLO p99                   -> rollback
+    canary p99 > the model's SLO p99 and > stable p99  -> rollback
     otherwise                                          -> promote
 
 The stable predictor is measured over the same window and reported beside the canary, so a
-decision shows whether the canary is worse than what it would replace.
+decision shows whether the canary is worse than what it would replace. Latency is judged against
+it as well as against the SLO, as Kayenta-style canary analysis compares canary with baseline:
+when the stable predictor is as slow (the nodes are saturated, the cache is cold), rolling the
+canary back changes nothing for customers, and the SLO's own alert (ModelP99LatencyHigh) pages
+for the latency. Errors are judged on their own: the seed rolls back above 1% whatever the
+stable does.
 
 Checked during the window, not only at its end (`check_times`): at every tenth of the window the
 table is applied to what the canary has served since the window began, and a rollback is decided
@@ -62,8 +67,8 @@ class Verdict:
 def decide(canary: Window, stable: Window, limits: Thresholds) -> Verdict:
     """promote / rollback / wait for one window (table in the module docstring).
 
-    Strict comparisons: an error ratio of exactly 1% or a p99 exactly at the SLO passes, as in
-    the alert rules (`> 0.01`, `> 0.1`).
+    Strict comparisons: an error ratio of exactly 1% or a p99 exactly at the SLO (or exactly the
+    stable's) passes, as in the alert rules (`> 0.01`, `> 0.1`).
     """
     vs_stable = (f"stable: {_count(stable.requests)} requests, {_percent(stable.error_ratio)} errors, "
                  f"p99 {_seconds(stable.p99_seconds)}")
@@ -73,9 +78,10 @@ def decide(canary: Window, stable: Window, limits: Thresholds) -> Verdict:
     if canary.error_ratio is not None and canary.error_ratio > limits.max_error_ratio:
         return Verdict(ROLLBACK, f"canary error ratio {_percent(canary.error_ratio)} > "
                                  f"{_percent(limits.max_error_ratio)} ({vs_stable})")
-    if canary.p99_seconds is not None and canary.p99_seconds > limits.p99_seconds:
+    if (canary.p99_seconds is not None and canary.p99_seconds > limits.p99_seconds
+            and (stable.p99_seconds is None or canary.p99_seconds > stable.p99_seconds)):
         return Verdict(ROLLBACK, f"canary p99 {_seconds(canary.p99_seconds)} > SLO "
-                                 f"{_seconds(limits.p99_seconds)} ({vs_stable})")
+                                 f"{_seconds(limits.p99_seconds)} and slower than the stable ({vs_stable})")
     return Verdict(PROMOTE, f"canary: {_count(canary.requests)} requests, {_percent(canary.error_ratio)} errors, "
                             f"p99 {_seconds(canary.p99_seconds)} within the limits ({vs_stable})")
 

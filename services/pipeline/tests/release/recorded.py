@@ -24,6 +24,10 @@ FAST = {0.005: 0.2, 0.01: 0.5, 0.025: 0.9, 0.05: 0.995}          # p99 inside (2
 P99_98MS = {0.05: 0.75, 0.1: 1.0}
 # 98.9% <= 100 ms, the rest <= 250 ms: p99 = 100 + (0.99-0.989)/0.011 * 150 = 113.6 ms, over it.
 P99_114MS = {0.05: 0.75, 0.1: 0.989, 0.25: 1.0}
+# 98% <= 250 ms, the rest <= 500 ms: p99 = 250 + (0.99-0.98)/0.02 * 250 = 375 ms.
+P99_375MS = {0.1: 0.5, 0.25: 0.98, 0.5: 1.0}
+# 98.95% <= 100 ms, the rest <= 250 ms: p99 = 100 + (0.99-0.9895)/0.0105 * 150 = 107.1 ms.
+P99_107MS = {0.05: 0.75, 0.1: 0.9895, 0.25: 1.0}
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,10 @@ SCENARIOS = (
     Scenario("edge-over", Traffic(9000, 0.0), Traffic(1000, 0.0101)),
     Scenario("slow-under", Traffic(9000, 0.0), Traffic(1000, 0.0, P99_98MS)),
     Scenario("slow-over", Traffic(9000, 0.0), Traffic(1000, 0.0, P99_114MS)),
+    # The same canary while the stable predictor is over the SLO too: slower still (saturated
+    # nodes), or a little faster than the canary.
+    Scenario("slow-both", Traffic(9000, 0.0, P99_375MS), Traffic(1000, 0.0, P99_114MS)),
+    Scenario("slow-canary-slower", Traffic(9000, 0.0, P99_107MS), Traffic(1000, 0.0, P99_114MS)),
     # 40 scrapes x 2 = ~80 canary requests in 10 minutes, under the 100 needed; all of them fail.
     Scenario("quiet", Traffic(9000, 0.0), Traffic(2, 1.0)),
     Scenario("quiet-min-50", Traffic(9000, 0.0), Traffic(2, 1.0)),
