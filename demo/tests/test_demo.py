@@ -43,6 +43,10 @@ def test_the_first_gated_model_is_promoted_through_its_canary(demo):
     assert first[0]["tags"]["release.analysis.decision"] == "promote"
     assert first[0]["tags"]["gates_passed"] == "true"
     assert float(first[0]["tags"]["release.analysis.canary.requests"]) >= 100  # judged on evidence
+    # Promotion is decided over the whole window, at its last check.
+    checks = first[0]["tags"]["release.analysis.check"].split(" of ")
+    assert int(checks[1]) > 1 and checks[0] == checks[1]
+    assert first[0]["tags"]["release.analysis.window"].startswith(f"{result['canary_window_seconds']}s ending ")
 
 
 def test_drift_is_found_only_in_the_drifted_week_and_retrains(demo):
@@ -71,6 +75,7 @@ def test_the_bad_canary_is_rolled_back_within_the_mttr(demo):
     bad = releases(result, "bad")
     assert len(bad) == 1 and bad[0]["decision"] == "rollback"
     assert float(bad[0]["tags"]["release.analysis.canary.error_ratio"]) > 0.01
+    assert float(bad[0]["tags"]["release.analysis.canary.requests"]) >= 100  # judged on evidence too
     champion = releases(result, "drift")[0]["version"]
     assert result["alias_history"][-1]["champion"] == champion
     assert result["alias_history"][-1]["challenger"] == champion  # the canary serves the champion again
