@@ -67,3 +67,17 @@ def test_secrets_never_reach_the_preview(preview_dir):
         data = json.loads(text)
         passwords = [r for r in data if r["type"] == "random:index/randomPassword:RandomPassword"]
         assert passwords
+
+
+def test_the_memoising_yaml_dumper_writes_what_safe_dump_writes(stacks):
+    # tools/render.py reuses the emitter's analysis of a string across documents; every
+    # manifest and release of every stack must come out as yaml.safe_dump writes it.
+    import yaml
+
+    from tools.render import dump_yaml, kubernetes_document
+
+    documents = [doc[1] for resources in stacks.values() for r in resources
+                 if (doc := kubernetes_document(r)) is not None]
+    assert len(documents) >= 100
+    for body in documents:
+        assert dump_yaml(body) == yaml.safe_dump(body, sort_keys=True, default_flow_style=False)

@@ -1,4 +1,5 @@
 """tools/warm.py: the fork-after-import runner the preview and the diff share."""
+import gc
 import os
 import sys
 from pathlib import Path
@@ -73,3 +74,32 @@ def test_preload_resolves_classes_not_modules_of_the_same_name():
     import pulumi_kubernetes as k8s
     assert isinstance(k8s.apiextensions.CustomResource, type)
     assert issubclass(k8s.apiextensions.CustomResource, pulumi.CustomResource)
+
+
+def test_preload_freezes_what_it_imported_and_leaves_the_collector_as_it_found_it():
+    # Frozen objects are skipped by every later collection, the forked children's included;
+    # the collector must still run afterwards (garbage made later is collected as before).
+    gc.unfreeze()
+    assert gc.isenabled()
+    preload(REPO_ROOT)
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 100_000  # the SDK modules: hundreds of thousands of objects
+    gc.unfreeze()
+    gc.disable()
+    try:
+        preload(REPO_ROOT)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_sdk_references_skip_no_file_that_names_an_sdk(tmp_path):
+    # Files without a lazy SDK's name are not parsed; one that imports an SDK under an alias
+    # is, and a file with a syntax error is passed over rather than stopping the walk.
+    (tmp_path / "components").mkdir()
+    (tmp_path / "components" / "a.py").write_text("import pulumi_aws as cloud\ncloud.s3.Bucket('b')\n")
+    (tmp_path / "components" / "b.py").write_text("import json\njson.dumps({})\n")
+    (tmp_path / "components" / "c.py").write_text("import pulumi_random\ndef broken(:\n")
+    # Every prefix of an attribute chain is a reference: `cloud.s3` loads the module first.
+    assert sdk_references(tmp_path) == [("pulumi_aws", "s3"), ("pulumi_aws", "s3", "Bucket")]

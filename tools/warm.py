@@ -13,6 +13,8 @@ jobs in children, at most `width` at a time, and returns each child's exit code 
 from __future__ import annotations
 
 import ast
+import contextlib
+import gc
 import importlib
 import io
 import os
@@ -40,8 +42,13 @@ def sdk_references(tree: Path) -> list[tuple[str, ...]]:
     found: set[tuple[str, ...]] = set()
     for folder in _PROJECT_DIRS:
         for path in sorted((tree / folder).rglob("*.py")):
+            source = path.read_text()
+            # Parsing is most of the walk's time (0.35-0.44 s over every file, 0.13-0.15 s over
+            # the third that name an SDK); a file that never names a lazy SDK cannot reach one.
+            if not any(sdk in source for sdk in _LAZY_SDKS):
+                continue
             try:
-                module = ast.parse(path.read_text(), str(path))
+                module = ast.parse(source, str(path))
             except SyntaxError:
                 continue
             aliases: dict[str, tuple[str, ...]] = {}
@@ -74,7 +81,33 @@ def _attribute_chain(node: ast.AST) -> list[str] | None:
 
 
 def preload(tree: Path, project_modules: Iterable[str] = ()) -> None:
-    """Imports pulumi, resolves the SDK references of the code in `tree`, imports `project_modules`."""
+    """Imports pulumi, resolves the SDK references of the code in `tree`, imports `project_modules`.
+
+    The cyclic garbage collector is off while importing and the imported objects are frozen
+    (gc.freeze) afterwards; see `_collector_paused`."""
+    with _collector_paused():
+        _preload(tree, project_modules)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    # The imports create ~370,000 objects, nearly none of them garbage, and every third-generation
+    # collection the allocations trigger walks all of them: about 0.9 s of CPU of a 3.2 s import.
+    # Frozen, they sit in the permanent generation: a forked child's collections skip them too
+    # (about 0.4 s of a dev program's 1.6 s CPU) and do not write to their pages, which the
+    # children share with the parent. Collection itself is unchanged afterwards: garbage made
+    # later is collected as before, so no output can differ.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def _preload(tree: Path, project_modules: Iterable[str]) -> None:
     import pulumi
     import pulumi.runtime  # noqa: F401
     for chain in sdk_references(tree):
