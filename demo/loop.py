@@ -84,11 +84,19 @@ class DemoError(RuntimeError):
         self.phase, self.reason = phase, reason
 
 
+# One torch (OpenMP) thread per training step, unless the caller says otherwise: the loop shares
+# two cores with its own servers (and, in `make test`, with the other suites), and torch's
+# threads wait for each other at every step. Measured on this machine with other jobs running:
+# the full-size model in 59-65 s with 2 threads, 20-31 s with 1 (the same final loss).
+TRAINING_THREADS = "1"
+
+
 class Loop:
     def __init__(self, size: str, work: Path, progress=print):
         self.size_name, self.size = size, SIZES[size]
         self.work = work
         self.progress = progress
+        os.environ.setdefault("OMP_NUM_THREADS", TRAINING_THREADS)  # inherited by every step and server
         self.platform = Platform(work / "platform", MODEL, _canary_percent())
         self.traffic: Traffic | None = None
         self.wall: dict[str, float] = {}
