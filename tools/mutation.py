@@ -60,7 +60,8 @@ MODULES = {
         deselect="test_every_stack_has_a_per_component_estimate"),
     "services/serving/model_server": Module(SERVING, SERVING / ".venv/bin/python", "model_server", (
         "tests/test_units.py", "tests/test_cache_client.py", "tests/test_app_inprocess.py",
-        "tests/test_units_server.py")),
+        "tests/test_units_server.py", "tests/test_registry_inprocess.py",
+        "tests/test_lifecycle_inprocess.py")),
 }
 # The alert rule files' thresholds (YAML): moved against their promtool tests, not by mutmut.
 RULE_MODULES = {"observability/rules": ROOT / "observability" / "rules"}

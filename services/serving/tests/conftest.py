@@ -48,3 +48,31 @@ def cache_env(redis_server: RedisServer) -> dict[str, str]:
     # longer, and a test that counts hits and misses must not see a timeout counted as an error.
     return {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_server.port),
             "CACHE_TTL_SECONDS": "600", "CACHE_TIMEOUT_SECONDS": "1"}
+
+
+@pytest.fixture(scope="session")
+def registry_servers():
+    """moto S3 and `mlflow server --app-name basic-auth`; see registry_servers.py for their lifetime."""
+    from .registry_servers import registry_servers as start
+
+    return start()
+
+
+@pytest.fixture(scope="session")
+def registry(registry_servers) -> str:
+    """MLFLOW_TRACKING_URI of the registry."""
+    return registry_servers.url
+
+
+@pytest.fixture(scope="session")
+def s3_env(registry_servers) -> dict[str, str]:
+    """Credentials, region and MLFLOW_S3_ENDPOINT_URL of the registry's artifact store."""
+    return registry_servers.s3_env
+
+
+@pytest.fixture
+def auth_dir(tmp_path):
+    """The mounted Secret MLFLOW_AUTH_DIR names, with the registry admin's login."""
+    from .registry_servers import write_auth_dir
+
+    return write_auth_dir(tmp_path / "mlflow-auth")
