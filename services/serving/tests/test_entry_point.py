@@ -89,3 +89,13 @@ def test_each_worker_builds_its_app_from_the_settings(model_path):
     app = ModelServer(settings.load({"MODEL_URI": str(model_path), "MODEL_NAME": "ranker"})).load()
     assert app.state.model.settings.model_name == "ranker"
     assert app.state.model.ready is False  # loaded later, in the worker's lifespan
+
+
+def test_gunicorn_gets_the_access_log_setting_and_no_control_socket():
+    from model_server import settings
+
+    cfg = ModelServer(settings.load({"ACCESS_LOG": "true", "LOG_LEVEL": "debug"})).cfg
+    assert cfg.logconfig_dict["loggers"]["gunicorn.access"]["level"] == "INFO"
+    assert cfg.logconfig_dict["root"]["level"] == "DEBUG"
+    # The runtime control socket wants a writable home the non-root image does not give it.
+    assert cfg.control_socket_disable is True
