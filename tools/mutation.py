@@ -62,7 +62,8 @@ MODULES = {
         "tests/test_units.py", "tests/test_cache_client.py", "tests/test_app_inprocess.py",
         "tests/test_units_server.py", "tests/test_registry_inprocess.py",
         "tests/test_lifecycle_inprocess.py", "tests/test_settings.py", "tests/test_worker_inprocess.py",
-        "tests/test_entry_point.py", "tests/test_protocol_binary.py", "tests/test_logs.py")),
+        "tests/test_entry_point.py", "tests/test_protocol_binary.py", "tests/test_logs.py",
+        "tests/test_protocol_requests.py", "tests/test_service_inprocess.py")),
 }
 # The alert rule files' thresholds (YAML): moved against their promtool tests, not by mutmut.
 RULE_MODULES = {"observability/rules": ROOT / "observability" / "rules"}

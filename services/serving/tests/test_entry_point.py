@@ -61,14 +61,27 @@ def test_without_a_metrics_dir_a_fresh_one_is_made(monkeypatch):
         os.rmdir(path)
 
 
-def test_a_dead_worker_is_no_longer_counted_ready(tmp_path, monkeypatch):
+def test_a_dead_worker_is_no_longer_counted_ready_nor_live_in_the_metrics(tmp_path, monkeypatch):
     monkeypatch.setenv(worker_readiness.ENV, str(tmp_path))
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
-    (tmp_path / "metrics").mkdir()
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
     for pid in (41, 42):
         worker_readiness.mark_ready(pid)
+        # prometheus_client's multiprocess files: a live gauge per worker, and a counter that stays.
+        (metrics_dir / f"gauge_livemax_{pid}.db").write_bytes(b"")
+        (metrics_dir / f"counter_{pid}.db").write_bytes(b"")
     _child_exit(None, types.SimpleNamespace(pid=41))
     assert sorted(p.name for p in tmp_path.glob("ready-*")) == ["ready-42"]
+    assert sorted(p.name for p in metrics_dir.iterdir()) == [
+        "counter_41.db", "counter_42.db", "gauge_livemax_42.db"]
+
+
+def test_a_metrics_dir_that_does_not_exist_yet_is_made(started, monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "not-yet" / "metrics"))
+    entry_point.main()
+    assert len(started) == 1 and (tmp_path / "not-yet" / "metrics").is_dir()
+    os.rmdir(os.environ[worker_readiness.ENV])
 
 
 def test_the_master_removes_the_worker_state_dir_at_exit(tmp_path, monkeypatch):
@@ -78,6 +91,7 @@ def test_the_master_removes_the_worker_state_dir_at_exit(tmp_path, monkeypatch):
     monkeypatch.setenv(worker_readiness.ENV, str(state_dir))
     _on_exit(None)
     assert not state_dir.exists()
+    _on_exit(None)  # removed already (a second exit hook): no error
     monkeypatch.delenv(worker_readiness.ENV)
     _on_exit(None)  # outside the entry point: nothing to remove, no error
     assert tmp_path.exists()

@@ -5,6 +5,7 @@ model metadata and model_info say about it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -110,11 +111,15 @@ def test_refresh_swaps_only_when_the_alias_moved(registry_env, models):
     assert model_info(state, version="1") == 1 and model_info(state, version="2") == 0
 
 
-def test_a_version_that_cannot_load_is_counted_and_the_old_one_stays(registry_env, models):
+def test_a_version_that_cannot_load_is_counted_and_the_old_one_stays(registry_env, models, caplog):
     state = loaded(state_for(registry_env, f"models:/{models.name}@champion"))
     serving = state.service
     models.set_alias("champion", "3")
-    assert asyncio.run(state.refresh()) is False
+    with caplog.at_level(logging.ERROR, logger="model_server.lifecycle"):
+        assert asyncio.run(state.refresh()) is False
+    [failed] = [r for r in caplog.records if r.name == "model_server.lifecycle"]
+    assert failed.getMessage() == "new model version failed to load; still serving the previous one"
+    assert failed.error.startswith("version 3: ") and failed.serving_version == "1"
     assert state.service is serving and state.version == "1" and state.pod_ready() == (True, "")
     assert load_failures(state, "3") == 1
     assert asyncio.run(state.refresh()) is False  # tried again on the next poll
