@@ -156,3 +156,40 @@ def test_every_answer_names_the_version_and_draining_closes_connections(client, 
     assert drain.draining() is True
     response = client.post(INFER, json=tensor())
     assert response.status_code == 200 and response.headers["connection"] == "close"
+
+
+def padded_body(size: int) -> bytes:
+    """A valid infer request of exactly `size` bytes (JSON allows the trailing spaces)."""
+    body = orjson.dumps(tensor())
+    return body + b" " * (size - len(body))
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_body_limit_is_max_body_bytes_on_both_sides(client, chunked):
+    # MAX_BODY_BYTES is 4096 here: a body of exactly the limit is served, one byte more is 413,
+    # whether the client declares its length or streams it in chunks smaller than the limit.
+    def send(body: bytes):
+        if not chunked:
+            return client.post(INFER, content=body, headers={"content-type": "application/json"})
+        parts = [body[i:i + 1500] for i in range(0, len(body), 1500)]
+        assert len(parts) == 3 and all(len(p) < 4096 for p in parts)
+        return client.post(INFER, content=iter(parts), headers={"content-type": "application/json"})
+
+    assert send(padded_body(4096)).status_code == 200
+    over = send(padded_body(4097))
+    assert over.status_code == 413 and over.json()["error"] == "request body exceeds the limit of 4096 bytes"
+
+
+def test_k_bounds_are_one_and_max_k(client):
+    # MAX_K is 50 here (below the 300 items): k from 1 to 50.
+    for k, status in ((1, 200), (50, 200), (0, 400), (51, 400)):
+        response = client.post(INFER, json={**tensor(), "parameters": {"k": k}})
+        assert response.status_code == status, (k, response.text)
+    assert client.post(INFER, json={**tensor(), "parameters": {"k": 51}}).json()["error"] == (
+        "k must be an integer from 1 to 50, got 51")
+
+
+def test_an_empty_body_is_named(client):
+    response = client.post(INFER, content=b"", headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "request body is empty; expected a JSON inference request"

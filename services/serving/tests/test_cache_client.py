@@ -161,3 +161,19 @@ def test_a_failed_write_is_logged_as_a_write(caplog):
     [warning] = [r for r in caplog.records if r.name == "model_server.cache"]
     assert warning.getMessage() == "redis write failed; answering from the model"
     assert "ConnectionError" in warning.error and warning.retry_in_s == 30.0
+
+
+def test_connect_sets_tls_auth_timeouts_and_no_retries():
+    # README: CACHE_TIMEOUT_SECONDS is the connect and read timeout, no retries; REDIS_TLS verifies
+    # the certificate; the AUTH token is the default user's password.
+    from redis.asyncio.connection import SSLConnection
+
+    client = cache.connect("cache.internal", 6380, tls=True, auth_token="t0k", timeout=0.05)
+    pool = client.connection_pool
+    kwargs = pool.connection_kwargs
+    assert (kwargs["host"], kwargs["port"], kwargs["password"]) == ("cache.internal", 6380, "t0k")
+    assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (0.05, 0.05)
+    assert kwargs["retry"].get_retries() == 0 and kwargs["health_check_interval"] == 0
+    assert pool.connection_class is SSLConnection
+    plain = cache.connect("127.0.0.1", 6379, tls=False, auth_token=None, timeout=1.0).connection_pool
+    assert plain.connection_class is not SSLConnection and plain.connection_kwargs["password"] is None
