@@ -10,7 +10,10 @@ Prints per module: mutants, killed (timeouts count as killed: the mutant hung th
 no tests (no selected test reached the function), and the score killed/mutants; then every mutant
 not killed. The survivors' diffs go to build/mutation/<module>/survivors.diff.
 
-usage: python -m tools.mutation [MODULE ...]   (default: all of MODULES)
+usage: python -m tools.mutation [--resume] [MODULE ...]   (default: all of MODULES)
+--resume continues a run that was cut short: the module's copy is refreshed in place and mutmut
+keeps the verdicts it already saved (it re-tests a mutant only where the source or the test
+selection changed), so a long module can finish over several sittings.
 Exit status 0 when every module reached MIN_SCORE, 1 otherwise, 2 for an unknown module.
 """
 from __future__ import annotations
@@ -91,9 +94,10 @@ def also_copy(files: list[str], source: str) -> list[str]:
     return sorted(entries)
 
 
-def stage(name: str, module: Module) -> Path:
+def stage(name: str, module: Module, resume: bool = False) -> Path:
     workdir = BUILD / name.replace("/", "_")
-    shutil.rmtree(workdir, ignore_errors=True)
+    if not resume:
+        shutil.rmtree(workdir, ignore_errors=True)
     files = project_files(module.project)
     for f in files:
         target = workdir / f
@@ -118,11 +122,11 @@ def changed_lines(diff: str) -> str:
     return "  ".join(line[0] + " " + line[1:].strip() for line in lines)[:200]
 
 
-def run_module(name: str, module: Module, jobs: int) -> dict:
-    workdir = stage(name, module)
+def run_module(name: str, module: Module, jobs: int, resume: bool = False) -> dict:
+    workdir = stage(name, module, resume)
     log = workdir / "mutmut.log"
     env = {**os.environ, "MLFLOW_ENABLE_TELEMETRY": "false", "DO_NOT_TRACK": "1"}
-    with open(log, "w") as out:
+    with open(log, "a" if resume else "w") as out:
         subprocess.run(["nice", "-n", "10", str(module.python), "-m", "mutmut", "run", "--max-children",
                         str(jobs)], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
     report = subprocess.run([str(module.python), str(ROOT / "tools" / "mutation_report.py")], cwd=workdir,
@@ -160,13 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"default: {' '.join([*MODULES, *RULE_MODULES])}")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--resume", action="store_true", help="keep the verdicts of a run cut short")
     args = parser.parse_args(argv)
     known = [*MODULES, *RULE_MODULES]
     unknown = [m for m in args.modules if m not in known]
     if unknown:
         print(f"unknown module(s) {unknown}; allowed: {', '.join(known)}", file=sys.stderr)
         return 2
-    results = [run_rules(name, RULE_MODULES[name]) if name in RULE_MODULES else run_module(name, MODULES[name], args.jobs)
+    results = [run_rules(name, RULE_MODULES[name]) if name in RULE_MODULES
+               else run_module(name, MODULES[name], args.jobs, args.resume)
                for name in (args.modules or known)]
     for r in results:
         print(f"\n{r['name']}: {len(r['undetected'])} not killed (diffs: {r['diffs'].relative_to(ROOT)})")

@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from tools.build_recsys_model import build
@@ -10,15 +16,29 @@ NUM_CUSTOMERS = 500
 NUM_ITEMS = 300
 
 
-@pytest.fixture(scope="session")
-def model_path(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("model") / "recsys.onnx", NUM_CUSTOMERS, NUM_ITEMS, dim=16, seed=1)
+_models: dict[int, Path] = {}
+
+
+def _model(seed: int) -> Path:
+    # Built once per process and only read by the tests: a mutation run forks a pytest session
+    # per mutant from the process that ran the stats session, and inherits the files.
+    if seed not in _models:
+        directory = Path(tempfile.mkdtemp(prefix=f"recsys-model-{seed}-"))
+        owner = os.getpid()
+        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(directory, ignore_errors=True))
+        _models[seed] = build(directory / "recsys.onnx", NUM_CUSTOMERS, NUM_ITEMS, dim=16, seed=seed)
+    return _models[seed]
 
 
 @pytest.fixture(scope="session")
-def other_model_path(tmp_path_factory):
+def model_path():
+    return _model(1)
+
+
+@pytest.fixture(scope="session")
+def other_model_path():
     """Same shape, other weights: what a new version of the model looks like."""
-    return build(tmp_path_factory.mktemp("model2") / "recsys.onnx", NUM_CUSTOMERS, NUM_ITEMS, dim=16, seed=2)
+    return _model(2)
 
 
 @pytest.fixture(scope="session")
