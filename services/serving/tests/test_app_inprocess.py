@@ -29,10 +29,21 @@ def client(model_path, redis_server, tmp_path_factory):
            "CACHE_TTL_SECONDS": "600", "CACHE_TIMEOUT_SECONDS": "1", "WORKERS": "1",
            "MODEL_CACHE_DIR": str(tmp_path_factory.mktemp("model-cache"))}
     with TestClient(create_app(settings.load(env)), raise_server_exceptions=False) as test_client:
-        wait_until(lambda: test_client.get("/v2/health/ready").status_code == 200, "the model to load in-process")
+        wait_until(lambda: _ready(test_client), "the model to load in-process")
         yield test_client
     if saved is not None:
         os.environ[worker_readiness.ENV] = saved
+
+
+def _ready(test_client) -> bool:
+    # Until ready the only answer is 400 "model is loading"; anything else fails now, not at the
+    # deadline (a broken app would otherwise keep a mutation worker waiting minutes).
+    response = test_client.get("/v2/health/ready")
+    if response.status_code == 200:
+        return True
+    assert (response.status_code, response.json()) == (400, {"ready": False, "reason": "model is loading"}), \
+        response.text
+    return False
 
 
 @pytest.mark.parametrize("body,status,message", [c[1:] for c in INFER_CASES], ids=[c[0] for c in INFER_CASES])

@@ -49,7 +49,16 @@ def state_for(env: dict, uri: str, **extra) -> ModelState:
 
 
 def loaded(state: ModelState) -> ModelState:
-    asyncio.run(asyncio.wait_for(state.load(), DEADLINE_SECONDS))
+    """state after its first load, which must work the first time (load() itself would retry a
+    failure until the deadline)."""
+    async def first_load():
+        loading = asyncio.ensure_future(state.load())
+        while not loading.done():
+            assert not state.problem.startswith("model failed to load"), state.problem
+            await asyncio.sleep(0.01)
+        loading.result()
+
+    asyncio.run(asyncio.wait_for(first_load(), DEADLINE_SECONDS))
     return state
 
 
