@@ -204,3 +204,38 @@ def test_an_empty_body_is_named(client):
     response = client.post(INFER, content=b"", headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert response.json()["error"] == "request body is empty; expected a JSON inference request"
+
+
+def test_request_metrics_count_each_answer_once_with_its_duration(client, monkeypatch):
+    import types
+
+    from model_server import instrumentation
+
+    from .metrics_text import value
+
+    version = client.get("/v2/models/recsys").json()["versions"][0]
+    infer = {"route": "/v2/models/{name}/infer", "model": "recsys", "version": version}
+
+    def read() -> dict[str, float]:
+        text = client.get("/metrics").text
+        return {"ok": value(text, "model_server_requests_total", method="POST", code="200", **infer),
+                "bad": value(text, "model_server_requests_total", method="POST", code="400", **infer),
+                "unmatched": value(text, "model_server_requests_total", route="unmatched", method="GET",
+                                   code="404", model="recsys", version=version),
+                "count": value(text, "model_server_request_duration_seconds_count", **infer),
+                "sum": value(text, "model_server_request_duration_seconds_sum", **infer),
+                "le_0.25": value(text, "model_server_request_duration_seconds_bucket", le="0.25", **infer),
+                "le_0.5": value(text, "model_server_request_duration_seconds_bucket", le="0.5", **infer)}
+
+    # A clock that advances 0.3 s per request: the duration is the difference, in the 0.5 bucket.
+    ticks = iter(x * 0.15 for x in range(1000))
+    monkeypatch.setattr(instrumentation, "time", types.SimpleNamespace(perf_counter=lambda: 1000 + next(ticks)))
+    before = read()
+    ticks = iter([1000.0, 1000.3, 2000.0, 2000.3, 3000.0, 3000.3])  # three requests, 0.3 s each
+    for body in (tensor(), tensor(), tensor(datatype="INT64")):
+        client.post(INFER, json=body)
+    monkeypatch.setattr(instrumentation, "time", types.SimpleNamespace(perf_counter=lambda: 0.0))
+    client.get("/nope/123")
+    after = read()
+    delta = {k: round(after[k] - before[k], 6) for k in before}
+    assert delta == {"ok": 2, "bad": 1, "unmatched": 1, "count": 3, "sum": 0.9, "le_0.25": 0, "le_0.5": 3}
