@@ -239,3 +239,29 @@ def test_request_metrics_count_each_answer_once_with_its_duration(client, monkey
     after = read()
     delta = {k: round(after[k] - before[k], 6) for k in before}
     assert delta == {"ok": 2, "bad": 1, "unmatched": 1, "count": 3, "sum": 0.9, "le_0.25": 0, "le_0.5": 3}
+
+
+def test_json_answers_say_so(client):
+    for response in (client.post(INFER, json=tensor()), client.get("/v2/models/other"), client.get(INFER)):
+        assert response.headers["content-type"] == "application/json", response.status_code
+
+
+def test_read_body_counts_every_chunk_of_a_streamed_body():
+    import asyncio
+
+    from starlette.requests import Request
+
+    from model_server.app import read_body
+    from model_server.errors import ClientError
+
+    def request(parts: list[bytes]) -> Request:
+        messages = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1} for i, p in enumerate(parts)]
+
+        async def receive():
+            return messages.pop(0)
+
+        return Request({"type": "http", "method": "POST", "headers": []}, receive)
+
+    assert asyncio.run(read_body(request([b"a" * 3000, b"b" * 1096]), 4096)) == b"a" * 3000 + b"b" * 1096
+    with pytest.raises(ClientError, match="^request body exceeds the limit of 4096 bytes$"):
+        asyncio.run(read_body(request([b"a" * 3000, b"b" * 1097]), 4096))

@@ -93,6 +93,9 @@ def test_missing_challenger_is_served_by_the_champion_until_it_exists(registry_e
     props = state.properties()
     assert (state.version, props["alias"], props["served_alias"]) == ("1", "challenger", "champion")
     assert props["alias_fallback"] == "alias 'challenger' does not exist; serving 'champion'"
+    # A poll while the challenger is still missing: the fallback again, no swap and no failure.
+    assert asyncio.run(state.refresh()) is False
+    assert load_failures(state, UNKNOWN_VERSION) == 0 and state.version == "1"
 
     # The release sets the challenger on the champion's version: same version, other alias served.
     models.set_alias("challenger", "1")
@@ -252,4 +255,6 @@ def test_load_connects_the_cache_when_redis_is_configured(registry_env, model_pa
                              REDIS_PORT=str(redis_server.port), CACHE_TTL_SECONDS="600"))
     assert state.service.cache is not None
     asyncio.run(state.close())
-    assert loaded(state_for(registry_env, str(model_path))).service.cache is None
+    uncached = loaded(state_for(registry_env, str(model_path)))
+    assert uncached.service.cache is None
+    asyncio.run(uncached.close())  # nothing to close: no error
