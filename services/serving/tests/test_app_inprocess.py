@@ -265,3 +265,43 @@ def test_read_body_counts_every_chunk_of_a_streamed_body():
     assert asyncio.run(read_body(request([b"a" * 3000, b"b" * 1096]), 4096)) == b"a" * 3000 + b"b" * 1096
     with pytest.raises(ClientError, match="^request body exceeds the limit of 4096 bytes$"):
         asyncio.run(read_body(request([b"a" * 3000, b"b" * 1097]), 4096))
+
+
+def test_server_metadata_and_people_answers_are_exact(client):
+    # The protocol's server metadata: name, version, extensions; served at /v2 itself, no redirect.
+    for path in ("/v2", "/v2/"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 200, path
+        assert response.json() == {"name": "recsys-model-server", "version": "2", "extensions": ["binary_tensor_data"]}
+    version = client.get("/v2/models/recsys").json()["versions"][0]
+    body = client.get(f"/recommend/{KNOWN}?k=2").json()
+    assert set(body) == {"model", "version", "customer_id", "k", "is_fallback", "items"} and body["version"] == version
+    assert [set(item) for item in body["items"]] == [{"sku", "score"}, {"sku", "score"}]
+    assert all(isinstance(i["sku"], str) and isinstance(i["score"], float) for i in body["items"])
+
+
+def test_an_unforeseen_error_is_a_generic_500_and_logged(client, monkeypatch, caplog):
+    import logging
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("onnxruntime exploded")
+
+    monkeypatch.setattr(client.app.state.model.service, "recommend", broken)
+    with caplog.at_level(logging.ERROR, logger="model_server.app"):
+        response = client.get(f"/recommend/{KNOWN}")
+    assert (response.status_code, response.json()) == (500, {"error": "internal error; see the server log"})
+    [record] = [r for r in caplog.records if r.name == "model_server.app"]
+    assert record.getMessage() == "unhandled error" and record.path == f"/recommend/{KNOWN}" and record.exc_info
+
+
+def test_a_model_that_is_not_there_answers_503_with_the_reason(tmp_path, monkeypatch):
+    monkeypatch.delenv(worker_readiness.ENV, raising=False)
+    missing = tmp_path / "missing.onnx"
+    env = {"MODEL_URI": str(missing), "MODEL_LOAD_RETRY_SECONDS": "0.05", "WORKERS": "1"}
+    with TestClient(create_app(settings.load(env)), raise_server_exceptions=False) as test_client:
+        wait_until(lambda: "does not exist" in test_client.get("/v2/health/ready").text, "the first load attempt")
+        for response in (test_client.post(INFER, json=tensor()), test_client.get("/v2/models/recsys"),
+                         test_client.get(f"/recommend/{KNOWN}")):
+            assert response.status_code == 503
+            assert response.json()["error"] == (
+                f"model 'recsys' is not ready: model failed to load: model path {missing} does not exist")
