@@ -10,7 +10,11 @@ Prints per module: mutants, killed (timeouts count as killed: the mutant hung th
 no tests (no selected test reached the function), and the score killed/mutants; then every mutant
 not killed. The survivors' diffs go to build/mutation/<module>/survivors.diff.
 
-usage: python -m tools.mutation [MODULE ...]   (default: all of MODULES)
+usage: python -m tools.mutation [--resume] [MODULE ...]   (default: all of MODULES)
+--resume continues a run that was cut short: the module's copy is refreshed in place and mutmut
+keeps the verdicts it already saved (it re-tests a mutant only where the source or the test
+selection changed), so a long module can finish over several sittings. --retest-survived (with
+--resume) runs the survivors again, after tests were added, and only them.
 Exit status 0 when every module reached MIN_SCORE, 1 otherwise, 2 for an unknown module.
 """
 from __future__ import annotations
@@ -60,7 +64,10 @@ MODULES = {
         deselect="test_every_stack_has_a_per_component_estimate"),
     "services/serving/model_server": Module(SERVING, SERVING / ".venv/bin/python", "model_server", (
         "tests/test_units.py", "tests/test_cache_client.py", "tests/test_app_inprocess.py",
-        "tests/test_units_server.py")),
+        "tests/test_units_server.py", "tests/test_registry_inprocess.py",
+        "tests/test_lifecycle_inprocess.py", "tests/test_settings.py", "tests/test_worker_inprocess.py",
+        "tests/test_entry_point.py", "tests/test_protocol_binary.py", "tests/test_logs.py",
+        "tests/test_protocol_requests.py", "tests/test_service_inprocess.py")),
 }
 # The alert rule files' thresholds (YAML): moved against their promtool tests, not by mutmut.
 RULE_MODULES = {"observability/rules": ROOT / "observability" / "rules"}
@@ -88,9 +95,10 @@ def also_copy(files: list[str], source: str) -> list[str]:
     return sorted(entries)
 
 
-def stage(name: str, module: Module) -> Path:
+def stage(name: str, module: Module, resume: bool = False) -> Path:
     workdir = BUILD / name.replace("/", "_")
-    shutil.rmtree(workdir, ignore_errors=True)
+    if not resume:
+        shutil.rmtree(workdir, ignore_errors=True)
     files = project_files(module.project)
     for f in files:
         target = workdir / f
@@ -115,18 +123,26 @@ def changed_lines(diff: str) -> str:
     return "  ".join(line[0] + " " + line[1:].strip() for line in lines)[:200]
 
 
-def run_module(name: str, module: Module, jobs: int) -> dict:
-    workdir = stage(name, module)
-    log = workdir / "mutmut.log"
-    env = {**os.environ, "MLFLOW_ENABLE_TELEMETRY": "false", "DO_NOT_TRACK": "1"}
-    with open(log, "w") as out:
-        subprocess.run(["nice", "-n", "10", str(module.python), "-m", "mutmut", "run", "--max-children",
-                        str(jobs)], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+def mutmut_results(name: str, module: Module, workdir: Path, env: dict, log: Path) -> dict:
     report = subprocess.run([str(module.python), str(ROOT / "tools" / "mutation_report.py")], cwd=workdir,
                             env=env, capture_output=True, text=True, check=False)
     if report.returncode != 0 or not report.stdout.startswith("{"):
         raise SystemExit(f"{name}: no mutmut results ({report.stderr.strip()[-300:]}); see {log}")
-    found = json.loads(report.stdout)
+    return json.loads(report.stdout)
+
+
+def run_module(name: str, module: Module, jobs: int, resume: bool = False, retest_survived: bool = False) -> dict:
+    workdir = stage(name, module, resume)
+    log = workdir / "mutmut.log"
+    env = {**os.environ, "MLFLOW_ENABLE_TELEMETRY": "false", "DO_NOT_TRACK": "1"}
+    # mutmut re-runs the mutants it is given by name, whatever their saved verdict.
+    retest = sorted(m for m, state in mutmut_results(name, module, workdir, env, log)["status"].items()
+                    if state == "survived") if resume and retest_survived else []
+    with open(log, "a" if resume else "w") as out:
+        subprocess.run(["nice", "-n", "10", str(module.python), "-m", "mutmut", "run", "--max-children",
+                        str(jobs), *retest], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
+                       check=False)
+    found = mutmut_results(name, module, workdir, env, log)
     return summarize(name, found["status"], found["diffs"], workdir, log)
 
 
@@ -157,13 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"default: {' '.join([*MODULES, *RULE_MODULES])}")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--resume", action="store_true", help="keep the verdicts of a run cut short")
+    parser.add_argument("--retest-survived", action="store_true", help="with --resume: run the survivors again")
     args = parser.parse_args(argv)
     known = [*MODULES, *RULE_MODULES]
     unknown = [m for m in args.modules if m not in known]
     if unknown:
         print(f"unknown module(s) {unknown}; allowed: {', '.join(known)}", file=sys.stderr)
         return 2
-    results = [run_rules(name, RULE_MODULES[name]) if name in RULE_MODULES else run_module(name, MODULES[name], args.jobs)
+    results = [run_rules(name, RULE_MODULES[name]) if name in RULE_MODULES
+               else run_module(name, MODULES[name], args.jobs, args.resume, args.retest_survived)
                for name in (args.modules or known)]
     for r in results:
         print(f"\n{r['name']}: {len(r['undetected'])} not killed (diffs: {r['diffs'].relative_to(ROOT)})")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 
 
@@ -24,12 +25,18 @@ def _fresh_worker_state_dir() -> None:
 
 
 def main() -> None:
+    from . import settings
+
+    try:
+        loaded = settings.load()
+    except settings.SettingsError as exc:  # bad configuration: one line and exit 2, no traceback
+        print(f"model server: {exc}", file=sys.stderr)
+        sys.exit(2)
     _fresh_metrics_dir()
     _fresh_worker_state_dir()
-    from . import settings
     from .server import ModelServer
 
-    ModelServer(settings.load()).run()
+    ModelServer(loaded).run()
 
 
 if __name__ == "__main__":

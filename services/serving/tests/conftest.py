@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from tools.build_recsys_model import build
@@ -10,15 +16,29 @@ NUM_CUSTOMERS = 500
 NUM_ITEMS = 300
 
 
-@pytest.fixture(scope="session")
-def model_path(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("model") / "recsys.onnx", NUM_CUSTOMERS, NUM_ITEMS, dim=16, seed=1)
+_models: dict[int, Path] = {}
+
+
+def _model(seed: int) -> Path:
+    # Built once per process and only read by the tests: a mutation run forks a pytest session
+    # per mutant from the process that ran the stats session, and inherits the files.
+    if seed not in _models:
+        directory = Path(tempfile.mkdtemp(prefix=f"recsys-model-{seed}-"))
+        owner = os.getpid()
+        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(directory, ignore_errors=True))
+        _models[seed] = build(directory / "recsys.onnx", NUM_CUSTOMERS, NUM_ITEMS, dim=16, seed=seed)
+    return _models[seed]
 
 
 @pytest.fixture(scope="session")
-def other_model_path(tmp_path_factory):
+def model_path():
+    return _model(1)
+
+
+@pytest.fixture(scope="session")
+def other_model_path():
     """Same shape, other weights: what a new version of the model looks like."""
-    return build(tmp_path_factory.mktemp("model2") / "recsys.onnx", NUM_CUSTOMERS, NUM_ITEMS, dim=16, seed=2)
+    return _model(2)
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +68,31 @@ def cache_env(redis_server: RedisServer) -> dict[str, str]:
     # longer, and a test that counts hits and misses must not see a timeout counted as an error.
     return {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_server.port),
             "CACHE_TTL_SECONDS": "600", "CACHE_TIMEOUT_SECONDS": "1"}
+
+
+@pytest.fixture(scope="session")
+def registry_servers():
+    """moto S3 and `mlflow server --app-name basic-auth`; see registry_servers.py for their lifetime."""
+    from .registry_servers import registry_servers as start
+
+    return start()
+
+
+@pytest.fixture(scope="session")
+def registry(registry_servers) -> str:
+    """MLFLOW_TRACKING_URI of the registry."""
+    return registry_servers.url
+
+
+@pytest.fixture(scope="session")
+def s3_env(registry_servers) -> dict[str, str]:
+    """Credentials, region and MLFLOW_S3_ENDPOINT_URL of the registry's artifact store."""
+    return registry_servers.s3_env
+
+
+@pytest.fixture
+def auth_dir(tmp_path):
+    """The mounted Secret MLFLOW_AUTH_DIR names, with the registry admin's login."""
+    from .registry_servers import write_auth_dir
+
+    return write_auth_dir(tmp_path / "mlflow-auth")

@@ -114,3 +114,66 @@ def test_decode_rejects_every_other_layout():
     for bad in ([["S1", "S2"], [0.5], False], ["S1S2", [0.5, 0.25], False], [["S1", "S2"], "x", False],
                 [["S1", "S2"], [0.5, 0.25], 0], [["S1", "S2"], [0.5, 0.25]], 7):
         assert cache.decode(orjson.dumps(bad), 2) is None, bad
+
+
+def test_decode_needs_lists_even_when_a_string_has_k_characters():
+    # A string of k characters passes a length check; only the type check refuses it.
+    assert cache.decode(orjson.dumps(["S1", [0.5, 0.25], False]), 2) is None
+    assert cache.decode(orjson.dumps([["S1", "S2"], "xy", False]), 2) is None
+
+
+def test_no_write_while_backing_off_even_when_redis_is_back(redis_server, caplog):
+    async def scenario():
+        recommendations = make_cache(redis_server.port, retry_seconds=30.0)
+        try:
+            recommendations._failed("read", ConnectionError("earlier failure"))  # the back-off window starts
+            await recommendations.set_many({"t:backoff-a": b"1", "t:backoff-b": b"2"})
+            await recommendations.set_many({"t:backoff-c": b"3"})
+        finally:
+            await recommendations.close()
+
+    run(scenario())
+    assert redis_server.client().exists("t:backoff-a", "t:backoff-b", "t:backoff-c") == 0
+
+
+def test_a_batch_fill_is_a_pipeline_not_a_transaction(redis_server):
+    # ElastiCache in cluster mode refuses MULTI over keys in different slots; the fill needs none.
+    def multi_calls() -> int:
+        return int(redis_server.client().info("commandstats").get("cmdstat_multi", {}).get("calls", 0))
+
+    before = multi_calls()
+    assert run(fill_then_read(redis_server.port, {"t:pipe-a": b"1", "t:pipe-b": b"2"}, ["t:pipe-a", "t:pipe-b"])) == [
+        b"1", b"2"]
+    assert multi_calls() == before
+
+
+def test_a_failed_write_is_logged_as_a_write(caplog):
+    async def scenario():
+        recommendations = make_cache(free_port(), retry_seconds=30.0)  # nothing listens there
+        try:
+            await recommendations.set_many({"a": b"1", "b": b"2"})
+            return recommendations.available()
+        finally:
+            await recommendations.close()
+
+    with caplog.at_level(logging.WARNING, logger="model_server.cache"):
+        assert run(scenario()) is False
+    [warning] = [r for r in caplog.records if r.name == "model_server.cache"]
+    assert warning.getMessage() == "redis write failed; answering from the model"
+    assert "ConnectionError" in warning.error and warning.retry_in_s == 30.0
+
+
+def test_connect_sets_tls_auth_timeouts_and_no_retries():
+    # README: CACHE_TIMEOUT_SECONDS is the connect and read timeout, no retries; REDIS_TLS verifies
+    # the certificate; the AUTH token is the default user's password.
+    from redis.asyncio.connection import SSLConnection
+
+    client = cache.connect("cache.internal", 6380, tls=True, auth_token="t0k", timeout=0.05)
+    pool = client.connection_pool
+    kwargs = pool.connection_kwargs
+    assert (kwargs["host"], kwargs["port"], kwargs["password"]) == ("cache.internal", 6380, "t0k")
+    assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (0.05, 0.05)
+    assert kwargs["retry"].get_retries() == 0 and kwargs["health_check_interval"] == 0
+    assert pool.connection_class is SSLConnection
+    plain = cache.connect("127.0.0.1", 6379, tls=False, auth_token=None, timeout=1.0).connection_pool
+    assert plain.connection_class is not SSLConnection and plain.connection_kwargs["password"] is None
