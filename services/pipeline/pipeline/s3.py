@@ -29,7 +29,7 @@ _CLIENT_LOCK = threading.Lock()
 @lru_cache(maxsize=1)
 def client():
     # A botocore client is thread-safe, creating one on boto3's default session is not: the
-    # lake reads fan out over threads (lake.READ_CONCURRENCY), and the first of them creates it.
+    # lake reads fan out over threads (lake.S3_CONCURRENCY), and the first of them creates it.
     with _CLIENT_LOCK:
         return boto3.client("s3")
 
