@@ -1,6 +1,6 @@
 """The local platform: real services on loopback, each in a process group of its own, on free ports.
 
-  moto (S3, server mode)      the lake, the features, MLflow's artifacts, the pipeline's work files
+  moto S3 (demo/s3_server.py) the lake, the features, MLflow's artifacts, the pipeline's work files
   mlflow server (basic-auth)  sqlite registry, artifacts on the moto S3, a release-bot login as in the cluster
   redis-server                the serving cache
   prometheus-pushgateway      the pipeline's and the release controller's gauges
@@ -102,14 +102,14 @@ class Platform:
             "SCARF_ANALYTICS": "false", "GIT_PYTHON_REFRESH": "quiet",
             "PYTHONPATH": f"{REPO / 'services' / 'pipeline'}:{REPO}",
         }
-        self._spawn("moto", [str(PIPELINE_PYTHON), "-m", "moto.server", "-H", "127.0.0.1", "-p", _port(s3)])
+        self._spawn("moto", [str(PIPELINE_PYTHON), "-m", "demo.s3_server", "--port", _port(s3)])
         self._spawn("redis", ["redis-server", "--bind", "127.0.0.1", "--port", _port(self._url("redis")),
                               "--save", "", "--appendonly", "no"])
         # In memory only: Debian's default persistence file is shared by every Pushgateway on the
         # machine, and would hand this run another run's release decisions.
         self._spawn("pushgateway", [_tool("prometheus-pushgateway", "pushgateway"), "--persistence.file=",
                                     f"--web.listen-address=127.0.0.1:{_port(self._url('pushgateway'))}"])
-        self._wait("moto", f"{s3}/moto-api/")
+        self._wait("moto", f"{s3}/")  # S3's ListBuckets
         self._create_buckets()
         self._start_mlflow()
         self._wait("pushgateway", f"{self.urls['pushgateway']}/-/ready")
