@@ -18,8 +18,13 @@ from moto.moto_server.werkzeug_app import create_backend_app
 from werkzeug.serving import make_server
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit 2, like the pipeline's CLI; not argparse's usage block
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m demo.s3_server", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m demo.s3_server", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)

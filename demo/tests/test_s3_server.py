@@ -1,7 +1,6 @@
 """demo/s3_server.py: moto's S3 app alone, as the demo's platform starts it."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -52,6 +51,7 @@ def test_it_answers_the_s3_calls_the_pipeline_makes_and_logs_no_request(s3_serve
 
 def test_a_bad_port_exits_2_with_one_line():
     done = subprocess.run([sys.executable, "-m", "demo.s3_server", "--port", "http"], cwd=REPO,
-                          capture_output=True, text=True, env={**os.environ}, timeout=60)
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert "--port" in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "python -m demo.s3_server: argument --port: invalid int value: 'http'"]
