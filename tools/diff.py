@@ -178,10 +178,6 @@ def _forces_replacement(type_: str, path: str) -> str | None:
     return None
 
 
-def _ignored(path: str, ignore: list[str]) -> bool:
-    return any(path == key or path.startswith((key + ".", key + "[")) for key in ignore)
-
-
 def apply_ignore_changes(before: list[Mapping[str, Any]], after: list[Mapping[str, Any]]
                          ) -> tuple[list[dict[str, Any]], list[tuple[str, str, Any, Any]]]:
     """What `pulumi up` would really do: for a resource on both sides, each property path in the
