@@ -128,9 +128,10 @@ def load(env: dict[str, str] | None = None) -> Settings:
     # so clients (and the Service, whose endpoint removal lags SIGTERM by a second or two)
     # move their connections away before idle ones are closed. Below GRACEFUL_TIMEOUT_SECONDS,
     # which kills the worker at its end: in-flight requests need time after the drain.
-    drain_seconds = _seconds(env, "DRAIN_SECONDS", "3", above_zero=False)
+    drain_default = "3"
+    drain_seconds = _seconds(env, "DRAIN_SECONDS", drain_default, above_zero=False)
     if drain_seconds >= graceful_timeout_seconds:
-        raise SettingsError("DRAIN_SECONDS", env.get("DRAIN_SECONDS") or "3",
+        raise SettingsError("DRAIN_SECONDS", env.get("DRAIN_SECONDS") or drain_default,
                             f"{_SECONDS} and below GRACEFUL_TIMEOUT_SECONDS ({graceful_timeout_seconds})")
     log_level = env.get("LOG_LEVEL", "INFO")
     if log_level.upper() not in _LOG_LEVELS:
