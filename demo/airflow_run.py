@@ -6,10 +6,16 @@
 `asset_events` are the assets this run emitted and `queued` the DAGs the scheduler would now
 start because of them (asset_dag_run_queue): the demo runs no scheduler, so the loop reads the
 queue and starts what is queued itself, at the moment the scheduler would.
+
+One Execution API serves every task of the run, as the API server does in the cluster: Airflow
+3.0.2's dag.test() builds a new in-process Execution API app for each task
+(supervisor.in_process_api_server), about 0.8-1.0 s of CPU each on this machine (Cadwyn generates
+its versioned routes per app), so a ten-task training run spent ~9 s building the same app.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from datetime import datetime
@@ -26,6 +32,7 @@ def main() -> None:
     parser.add_argument("--conf", default="{}", help="the run's conf (the DAG's params)")
     args = parser.parse_args()
 
+    share_one_execution_api()
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
     from airflow.models.dagbag import DagBag
     from airflow.utils.session import create_session
@@ -50,6 +57,19 @@ def main() -> None:
         queued = sorted(dag_id for (dag_id,) in session.query(AssetDagRunQueue.target_dag_id))
     print(json.dumps({"run": run.state, "tasks": {ti.task_id: ti.state for ti in run.get_task_instances()},
                       "asset_events": events, "queued": queued}))
+
+
+def share_one_execution_api() -> None:
+    """Makes dag.test()'s tasks share one in-process Execution API (see the module's docstring).
+
+    `_api_client` looks `in_process_api_server` up in the supervisor module at each task; the
+    first call builds the API and later calls return it. A later Airflow without the function
+    keeps its own behaviour."""
+    from airflow.sdk.execution_time import supervisor
+
+    build = getattr(supervisor, "in_process_api_server", None)
+    if build is not None and not hasattr(build, "cache_info"):
+        supervisor.in_process_api_server = functools.cache(build)
 
 
 if __name__ == "__main__":
