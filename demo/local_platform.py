@@ -7,6 +7,8 @@
   model servers x2            the serving image's code: stable (@champion) and canary (@challenger)
   executor stand-in           demo/executor.py: the canary split and the executor's histogram
   prometheus                  scrapes all of the above every second with the platform's rule files
+  step server                 demo/step_server.py: `python -m pipeline <step>` forked from a warm
+                              interpreter; `pipeline_python` is the launcher the Airflow worker runs
 
 Platform.stop() ends every process group it started, in reverse order; a second run starts clean.
 """
@@ -21,10 +23,13 @@ import sqlite3
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+from demo.step_client import write_launcher
 
 REPO = Path(__file__).resolve().parents[1]
 PIPELINE_PYTHON = REPO / "services" / "pipeline" / ".venv" / "bin" / "python"
@@ -88,6 +93,7 @@ class Platform:
     services: list[Service] = field(default_factory=list)
     urls: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    pipeline_python: Path = PIPELINE_PYTHON
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -109,6 +115,7 @@ class Platform:
         # machine, and would hand this run another run's release decisions.
         self._spawn("pushgateway", [_tool("prometheus-pushgateway", "pushgateway"), "--persistence.file=",
                                     f"--web.listen-address=127.0.0.1:{_port(self._url('pushgateway'))}"])
+        self._start_step_server()
         self._wait("moto", f"{s3}/")  # S3's ListBuckets
         self._create_buckets()
         self._start_mlflow()
@@ -123,6 +130,9 @@ class Platform:
             self._wait(f"model server {name}", f"{self.urls[name]}/v2/health/live")
         self._wait("executor", f"{self.urls['executor']}/prometheus")
         self._wait("prometheus", f"{self.urls['prometheus']}/-/ready")
+        self._wait("steps", str(self._step_socket), ready=lambda: unix_socket_accepts(self._step_socket))
+        self.pipeline_python = self.work / "pipeline-python"
+        write_launcher(self.pipeline_python, self._step_socket, str(PIPELINE_PYTHON), REPO)
 
     def stop(self) -> None:
         for service in reversed(self.services):
@@ -143,13 +153,13 @@ class Platform:
         self.services.append(service)
         return service
 
-    def _wait(self, name: str, url: str, deadline: float = 120.0) -> None:
+    def _wait(self, name: str, url: str, deadline: float = 120.0, ready: Callable[[], bool] | None = None) -> None:
         service = next((s for s in self.services if name.endswith(s.name) or s.name == name), None)
         stop = time.monotonic() + deadline
         while time.monotonic() < stop:
             if service is not None and service.process.poll() is not None:
                 raise PlatformError(f"{service.name} exited with {service.process.returncode}: {service.last_line()}")
-            if http_ok(url):
+            if ready() if ready is not None else http_ok(url):
                 return
             time.sleep(0.3)
         raise PlatformError(f"{name} did not answer {url} within {deadline:.0f} s"
@@ -201,6 +211,11 @@ class Platform:
                                   MLFLOW_USER)).rowcount
         if updated != 1:
             raise PlatformError(f"mlflow: no user {MLFLOW_USER} in {self._auth_db}")
+
+    def _start_step_server(self) -> None:
+        # Started early: its imports (about 10 s of CPU) overlap the other services' start.
+        self._step_socket = self.work / "steps.sock"
+        self._spawn("steps", [str(PIPELINE_PYTHON), "-m", "demo.step_server", "--socket", str(self._step_socket)])
 
     def _start_serving(self) -> None:
         redis = self.urls["redis"]
@@ -259,6 +274,16 @@ def _model_rule_groups(model: str) -> dict:
     doc = yaml.safe_load((REPO / "models" / f"{model}.yaml").read_text())
     return model_rule_groups(model, model, doc["alerting"]["team"], float(doc["slo"]["availability"]),
                              doc["slo"]["p99LatencyMs"] / 1000)
+
+
+def unix_socket_accepts(path: Path) -> bool:
+    """Whether a server listens on the Unix socket at `path` (a connect that is closed at once)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+            return True
+        except OSError:
+            return False
 
 
 def _port(url: str) -> str:

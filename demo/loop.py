@@ -12,8 +12,9 @@
              timed from its first failed request to the rollback decision
   report     build/<out>/report.md and its plots (demo/report.py)
 
-Every phase runs the repository's own code: the DAGs, the `python -m pipeline` steps, the release
-controller, the serving image and the platform's rule files. A failure raises DemoError(phase, reason).
+Every phase runs the repository's own code: the DAGs, the `python -m pipeline` steps (each forked
+from one warm interpreter, demo/step_server.py), the release controller, the serving image and the
+platform's rule files. A failure raises DemoError(phase, reason).
 """
 from __future__ import annotations
 
@@ -161,7 +162,7 @@ class Loop:
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
                 # Unpaused, as the platform's Airflow runs them: an asset event queues no paused DAG.
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-                "PIPELINE_RUNNER": "local", "PIPELINE_PYTHON": str(PIPELINE_PYTHON),
+                "PIPELINE_RUNNER": "local", "PIPELINE_PYTHON": str(self.platform.pipeline_python),
                 "AIRFLOW_VAR_MLOPS_RAW_LAKE": "s3://lake-raw",
                 "AIRFLOW_VAR_MLOPS_FEATURES": "s3://lake-features/features",
                 "AIRFLOW_VAR_MLOPS_ARTIFACT_ROOT": "s3://mlflow-artifacts",
@@ -217,7 +218,7 @@ class Loop:
 
     # --- lake ------------------------------------------------------------------------
     def _pipeline(self, *argv: str, what: str) -> str:
-        done = subprocess.run([str(PIPELINE_PYTHON), "-m", *argv], env={**os.environ, **self.platform.env},
+        done = subprocess.run([str(self.platform.pipeline_python), "-m", *argv], env={**os.environ, **self.platform.env},
                               capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
             raise self.fail(f"{what} exited {done.returncode}: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
