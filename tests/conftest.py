@@ -1,12 +1,29 @@
+import fcntl
+
 import pytest
 
 from preview_run import STACKS, load_resources, run_preview
 
 
 @pytest.fixture(scope="session")
-def preview_dir(tmp_path_factory):
-    """One offline preview of every stack, shared by the tests that only read it."""
-    out = tmp_path_factory.mktemp("preview")
+def preview_dir(tmp_path_factory, worker_id):
+    """One offline preview of every stack, shared by the tests that only read it.
+
+    Under pytest-xdist the workers share one copy: the first to take the lock writes it, the
+    others wait and read it (each worker building its own cost ~6 s of CPU on a 2-core machine)."""
+    if worker_id == "master":
+        return _preview(tmp_path_factory.mktemp("preview"))
+    shared = tmp_path_factory.getbasetemp().parent
+    out = shared / "preview"
+    with open(shared / "preview.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "preview.done").exists():
+            _preview(out)
+            (shared / "preview.done").touch()
+    return out
+
+
+def _preview(out):
     result = run_preview(out, *STACKS)
     assert result.returncode == 0, result.stderr
     return out
