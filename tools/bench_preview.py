@@ -11,7 +11,13 @@ figures share one machine state:
    command with one cold process per stack (what the preview did before it forked: the
    alternative a user would otherwise script).
 3. Scaling with model files: the dev stack's program phase with 1, 10, 50 and 200 copies of
-   models/recsys.yaml, and the time per added model (least-squares slope).
+   models/recsys.yaml, the resources each added model declares, and the time per added model
+   (least-squares slope).
+4. The SDK's registration floor: the time per resource of programs that declare nothing but
+   resources (a bare CustomResource with two inputs; a kubernetes ConfigMap), under the
+   preview's own mocks and recording monitor, against the program's time per resource of an
+   added model. Resources per model times the floor is what an added model costs at the least
+   while the preview runs the Pulumi SDK.
 
     python -m tools.bench_preview [--runs 5] [--stacks dev staging prod] [--models 1 10 50 200]
 """
@@ -64,7 +70,7 @@ def _child_phases(stacks: list[str], out: Path) -> dict[str, dict[str, float]]:
         estimate(records, load_prices())
         t4 = time.perf_counter()
         print(json.dumps({"program": t1 - t0, "render": t2 - t1, "policy": t3 - t2, "cost": t4 - t3,
-                          "program_cpu": c1 - c0}))
+                          "program_cpu": c1 - c0, "resources": len(records)}))
         return 0
 
     result: dict[str, dict[str, float]] = {}
@@ -140,9 +146,11 @@ def _models_dir(tmp: Path, copies: int) -> Path:
     return folder
 
 
-def _model_table(counts: list[int], runs: int, tmp: Path) -> list[str]:
+def _model_table(counts: list[int], runs: int, tmp: Path) -> tuple[list[str], float, float]:
+    """The scaling table, the seconds per added model (slope) and the resources per added model."""
     medians: dict[int, float] = {}
     cpu: dict[int, float] = {}
+    resources: dict[int, int] = {}
     for n in counts:
         folder = _models_dir(tmp, n)
         samples = []
@@ -154,6 +162,7 @@ def _model_table(counts: list[int], runs: int, tmp: Path) -> list[str]:
             samples.append(json.loads(result.stdout.strip().splitlines()[-1])["dev"])
         medians[n] = statistics.median(s["program"] for s in samples)
         cpu[n] = statistics.median(s["program_cpu"] for s in samples)
+        resources[n] = samples[0]["resources"]
     xs = list(medians)
     slope = _slope(xs, list(medians.values()))
     cpu_slope = _slope(xs, [cpu[n] for n in xs])
@@ -164,6 +173,69 @@ def _model_table(counts: list[int], runs: int, tmp: Path) -> list[str]:
         per_cpu = "" if n == xs[0] else f"{(cpu[n] - cpu[xs[0]]) / (n - xs[0]) * 1000:.1f}"
         lines.append(f"| {n} | {t:.3f} | {per} | {cpu[n]:.3f} | {per_cpu} |")
     lines.append(f"| slope (least squares) | | {slope * 1000:.1f} | | {cpu_slope * 1000:.1f} |")
+    per_model_resources = (resources[xs[-1]] - resources[xs[0]]) / (xs[-1] - xs[0])
+    lines.append(f"| resources per added model | {per_model_resources:g} | | | |")
+    return lines, slope, per_model_resources
+
+
+# Programs that declare nothing but `count` resources, for the registration floor (table 4).
+FLOOR_PROGRAMS = {
+    "a bare CustomResource, two inputs": (
+        "import pulumi\n"
+        "for i in range({count}):\n"
+        "    pulumi.CustomResource('bench:index:Thing', f'thing{{i}}', {{'name': f'thing{{i}}', 'size': i}})\n"),
+    "a kubernetes ConfigMap (metadata, labels, data)": (
+        "import pulumi_kubernetes as k8s\n"
+        "for i in range({count}):\n"
+        "    k8s.core.v1.ConfigMap(f'cm{{i}}', metadata={{'name': f'cm{{i}}', 'namespace': 'bench',\n"
+        "                          'labels': {{'app.kubernetes.io/name': 'bench'}}}}, data={{'key': 'value'}})\n"),
+}
+FLOOR_COUNTS = (50, 400)
+
+
+def _child_floor(kind: str, count: int, tmp: Path) -> dict[str, float]:
+    """Runs in a fresh interpreter, warmed like the preview: one floor program in a fork."""
+    from .preview import PROGRAM_MODULES
+    from .warm import preload, run_forked
+    preload(REPO_ROOT, PROGRAM_MODULES)
+    program = tmp / "floor_program.py"
+    program.write_text(FLOOR_PROGRAMS[kind].format(count=count))
+
+    def job() -> int:
+        from .engine import run_program
+        t0, c0 = time.perf_counter(), time.process_time()
+        records = run_program("dev", {}, [], program=program)
+        print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+                          "resources": len(records)}))
+        return 0
+
+    [outcome] = run_forked([job], width=1)
+    if outcome.code != 0:
+        raise SystemExit(f"floor program ({kind}) failed:\n{outcome.stderr}")
+    return json.loads(outcome.stdout.strip().splitlines()[-1])
+
+
+def _floor_table(runs: int, tmp: Path, per_model: float, per_model_resources: float) -> list[str]:
+    lines = ["| what is declared | ms per resource | CPU ms per resource | x resources per model, ms |",
+             "|---|---:|---:|---:|"]
+    for kind in FLOOR_PROGRAMS:
+        walls: dict[int, float] = {}
+        cpus: dict[int, float] = {}
+        for count in FLOOR_COUNTS:
+            samples = []
+            for _ in range(runs):
+                result = _python("-m", "tools.bench_preview", "--child-floor", kind, str(count), str(tmp))
+                if result.returncode != 0:
+                    raise SystemExit(result.stderr[-2000:])
+                samples.append(json.loads(result.stdout.strip().splitlines()[-1]))
+            walls[count] = statistics.median(s["seconds"] for s in samples)
+            cpus[count] = statistics.median(s["cpu"] for s in samples)
+        low, high = FLOOR_COUNTS
+        wall = (walls[high] - walls[low]) / (high - low)
+        cpu = (cpus[high] - cpus[low]) / (high - low)
+        lines.append(f"| {kind} | {wall * 1000:.2f} | {cpu * 1000:.2f} | {wall * per_model_resources * 1000:.1f} |")
+    lines.append(f"| an added model's resources (table 3's slope / {per_model_resources:g}) | "
+                 f"{per_model / per_model_resources * 1000:.2f} | | {per_model * 1000:.1f} |")
     return lines
 
 
@@ -178,7 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stacks", nargs="+", default=None)
     parser.add_argument("--models", nargs="+", type=int, default=[1, 10, 50, 200])
     parser.add_argument("--child-phases", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--child-floor", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child_floor:
+        kind, count, tmp = args.child_floor
+        print(json.dumps(_child_floor(kind, int(count), Path(tmp))))
+        return 0
     if args.child_phases:
         out, *stacks = args.child_phases
         print(json.dumps(_child_phases(stacks, Path(out))))
@@ -193,7 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\nThe whole command:")
         print("\n".join(_command_table(stacks, args.runs, tmp_path / "command")), flush=True)
         print("\nScaling with model files (dev, program phase):")
-        print("\n".join(_model_table(args.models, args.runs, tmp_path)))
+        lines, per_model, per_model_resources = _model_table(args.models, args.runs, tmp_path)
+        print("\n".join(lines), flush=True)
+        print(f"\nThe SDK's registration floor ({FLOOR_COUNTS[0]} -> {FLOOR_COUNTS[1]} resources, the preview's mocks):")
+        print("\n".join(_floor_table(args.runs, tmp_path, per_model, per_model_resources)))
     return 0
 
 
