@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from demo.local_platform import PIPELINE_PYTHON, REPO, Platform, PlatformError, http_ok
+from demo.local_platform import REPO, Platform, PlatformError, http_ok
 from demo.traffic import Traffic
 
 DAGS_PYTHON = REPO / "dags" / ".venv" / "bin" / "python"
