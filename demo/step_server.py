@@ -3,7 +3,7 @@
     python -m demo.step_server --socket PATH        (the pipeline's venv, the steps' environment)
 
 In the cluster every step is a pod and pays its imports once per pod. On a laptop the demo runs
-about thirty steps, and each fresh interpreter imported MLflow (1.7 s of CPU), torch (1.5 s),
+about thirty steps, and each fresh interpreter imported MLflow (1.7 s of user CPU), torch (1.5 s),
 Evidently (4.6 s) or pandera again (measured on this 2-core machine, 2026-11-30): about a fifth of
 the demo's CPU and of its wall time, spent on the same imports. This server imports them once,
 then forks a child per step: the child takes the caller's stdin/stdout/stderr, environment and
