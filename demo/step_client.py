@@ -15,7 +15,9 @@ import socket
 import struct
 import sys
 
-HEADER = struct.Struct("!I")  # demo/step_server.py's framing
+# The framing both ends use (demo/step_server.py imports it): the request's JSON length before it,
+# the step's exit code after it.
+HEADER = struct.Struct("!I")
 EXIT = struct.Struct("!i")
 
 

@@ -33,6 +33,9 @@ import sys
 import threading
 from pathlib import Path
 
+# The framing (the request's JSON length, the step's exit code) is defined once, in the client.
+from demo.step_client import EXIT, HEADER
+
 # What the steps import inside their functions (pipeline/*.py import lazily, so `python -m
 # pipeline <step>` loads only its own). A module that fails to import here is left to the step,
 # which reports it as a fresh interpreter would.
@@ -43,8 +46,6 @@ PRELOAD = (
     "mlflow", "mlflow.artifacts", "mlflow.exceptions", "mlflow.entities.model_registry",
     "torch", "evidently", "evidently.presets", "pandera.polars", "onnx", "onnxruntime",
 )
-HEADER = struct.Struct("!I")  # the request's JSON length
-EXIT = struct.Struct("!i")  # the step's exit code, sent back when it ends
 # A request is one JSON document and three descriptors; a few hundred KB covers any environment.
 MAX_REQUEST_BYTES = 1 << 20
 # Steps running now (their process group ids): stopping the server stops them too.
@@ -143,9 +144,9 @@ def _run_step(conn: socket.socket, request: dict, fds: list[int]) -> None:
         os.environ.update(request["env"])
         os.chdir(request.get("cwd") or "/")
         _reseed()
-        from pipeline.__main__ import main
-        sys.argv = [sys.modules["pipeline.__main__"].__file__, *request["argv"]]
-        code = main(request["argv"])
+        import pipeline.__main__ as entry
+        sys.argv = [entry.__file__, *request["argv"]]
+        code = entry.main(request["argv"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if isinstance(exc.code, str):
