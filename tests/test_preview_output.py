@@ -19,19 +19,21 @@ def test_two_previews_are_byte_identical(preview_dir, tmp_path):
         assert (preview_dir / rel).read_bytes() == (again / rel).read_bytes(), rel
 
 
-def test_the_engine_skipping_the_sdks_stack_walk_changes_no_byte(preview_dir, tmp_path):
-    # tools/engine.py replaces the SDK's per-registration stack walk (source positions the mock
-    # monitor discards); with the SDK's own function back, the preview must be the same.
-    restore = ("import sys, pulumi.runtime.resource as r, tools.engine as e\n"
-               "assert e.SDK_STACK_TRACE is not None and r._get_stack_trace is not e.SDK_STACK_TRACE\n"
-               "r._get_stack_trace = e.SDK_STACK_TRACE\n"
-               "from tools.preview import main\n"
-               f"sys.exit(main(['--out', {str(tmp_path)!r}, 'dev']))")
-    done = subprocess.run([sys.executable, "-c", restore], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+def test_the_engines_fast_path_changes_no_byte(preview_dir, tmp_path):
+    # tools/engine.py and tools/recorder.py leave the SDK's stock path in four places (its stack
+    # walk, the thread pool between program and monitor, the collector during the run, the
+    # asynchronous serializer in the monitor); with every one of them back, same bytes.
+    stock = ("import sys, pulumi.runtime.resource as r, tools.engine as e\n"
+             "assert e.FAST_PATH and e.SDK_STACK_TRACE is not None and r._get_stack_trace is not e.SDK_STACK_TRACE\n"
+             "e.use_sdk_stock_path()\n"
+             "assert not e.FAST_PATH and r._get_stack_trace is e.SDK_STACK_TRACE\n"
+             "from tools.preview import main\n"
+             f"sys.exit(main(['--out', {str(tmp_path)!r}, *{list(STACKS)!r}]))")
+    done = subprocess.run([sys.executable, "-c", stock], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    files = sorted(p.relative_to(tmp_path) for p in (tmp_path / "dev").rglob("*") if p.is_file())
-    assert len(files) >= 4
-    assert files == sorted(p.relative_to(preview_dir) for p in (preview_dir / "dev").rglob("*") if p.is_file())
+    files = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert len(files) >= 4 * len(STACKS)
+    assert files == sorted(p.relative_to(preview_dir) for p in preview_dir.rglob("*") if p.is_file())
     for rel in files:
         assert (tmp_path / rel).read_bytes() == (preview_dir / rel).read_bytes(), rel
 

@@ -1,61 +1,82 @@
 """Records every resource registration the program makes, as the engine would receive it."""
-import threading
 from typing import Any
 
 import pulumi
+from google.protobuf import struct_pb2
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, _resolve_callbacks
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 SECRET = "[secret]"
-
-
-class _InputsSeen:
-    """The monitor's mocks, keeping the inputs of the registration each thread is serving.
-
-    The SDK's mock monitor deserializes a registration's inputs for `new_resource`; the recorder
-    takes them from there rather than deserializing the request a second time (about a third of
-    the monitor's time per resource). The monitor serves registrations on the SDK's executor
-    threads, several at once, hence one slot per thread."""
-
-    def __init__(self, mocks: pulumi.runtime.Mocks):
-        self._mocks = mocks
-        self._seen = threading.local()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._mocks, name)
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self._seen.inputs = args.inputs
-        return self._mocks.new_resource(args)
-
-    def take_inputs(self) -> dict[str, Any]:
-        inputs = self._seen.inputs
-        del self._seen.inputs
-        return inputs
+_SCALARS = (str, bool, int, float, type(None))
 
 
 class RecordingMonitor(MockMonitor):
-    def __init__(self, mocks: pulumi.runtime.Mocks):
-        super().__init__(_InputsSeen(mocks))
+    """The SDK's mock monitor (pulumi.runtime.mocks.MockMonitor, pulumi 3.272.0), keeping a record
+    of each registration.
+
+    `RegisterResource` is the SDK's, step for step, but for two things: the request's inputs are
+    deserialized once, for the mocks and the record alike, and the mocks' answer becomes the
+    response's Struct directly when it is plain data (dicts, lists, strings, numbers, booleans, None: what a mock
+    echoing deserialized inputs returns), which is what the SDK's asynchronous serializer makes of
+    plain data, less a coroutine per value. Anything else (a resource reference, an asset) goes
+    through the SDK's serializer as before, as does everything with `sdk_serializer=True`."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks, sdk_serializer: bool = False):
+        super().__init__(mocks)
         self.records: list[dict[str, Any]] = []
+        self._sdk_serializer = sdk_serializer
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            record = {
-                "urn": response.urn,
-                "type": request.type,
-                "name": request.name,
-                "parent": request.parent or None,
-                "custom": bool(request.custom),
-                "inputs": normalize(self.mocks.take_inputs()),
-            }
-            # What `pulumi up` keeps from the current state whatever the program says (the diff
-            # must not promise those changes); only where set, so other records read as before.
-            if request.ignoreChanges:
-                record["ignoreChanges"] = sorted(request.ignoreChanges)
-            self.records.append(record)
-        return response
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == "pulumi:pulumi:Stack":
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        # A resource reference among the inputs deserializes into a resource, which needs a loop.
+        _ensure_event_loop()
+        inputs = rpc.deserialize_properties(request.object)
+        id_, state = self.mocks.new_resource(MockResourceArgs(
+            typ=request.type, name=request.name, inputs=inputs, provider=request.provider,
+            resource_id=request.importId, custom=request.custom or False,
+            transforms=_resolve_callbacks(request.transforms)))
+        response_object = None if self._sdk_serializer else _plain_struct(state)
+        if response_object is None:
+            response_object = _sync_await(rpc.serialize_properties(state, {}))
+        self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
+        record = {
+            "urn": urn,
+            "type": request.type,
+            "name": request.name,
+            "parent": request.parent or None,
+            "custom": bool(request.custom),
+            "inputs": normalize(inputs),
+        }
+        # What `pulumi up` keeps from the current state whatever the program says (the diff
+        # must not promise those changes); only where set, so other records read as before.
+        if request.ignoreChanges:
+            record["ignoreChanges"] = sorted(request.ignoreChanges)
+        self.records.append(record)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=response_object)
+
+
+def _is_plain(value: Any) -> bool:
+    # Exact types: a subclass (an Enum over str, a secret wrapper) may serialize differently.
+    kind = type(value)
+    if kind is dict:
+        return all(type(k) is str and _is_plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_is_plain(v) for v in value)
+    return kind in _SCALARS
+
+
+def _plain_struct(state: dict[str, Any]) -> struct_pb2.Struct | None:
+    """`rpc.serialize_properties(state, {})` for plain data, else None. The SDK drops a top-level
+    None (an absent property) and keeps nested ones (null values)."""
+    if not _is_plain(state):
+        return None
+    struct = struct_pb2.Struct()
+    struct.update({k: v for k, v in state.items() if v is not None})
+    return struct
 
 
 def normalize(value: Any) -> Any:
