@@ -137,13 +137,16 @@ print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 def test_the_preloaded_modules_are_frozen_out_of_every_collection():
     # preload() imports with the collector off and freezes what it imported: a step's full
     # collections then walk its own objects only, and the collector is on again for them.
-    check = ("import gc\nfrom demo.step_server import preload\n"
+    # Two of its modules stand in for the whole list (all of it is 7 s of imports).
+    check = ("import gc\nimport demo.step_server as server\n"
+             "server.PRELOAD = ('pipeline.__main__', 'pipeline.release.cli', 'no_such_module')\n"
              "assert gc.get_freeze_count() == 0\n"
-             "assert preload() == []\n"
+             "failed = server.preload()\n"
+             "assert [line.split(':')[0] for line in failed] == ['no_such_module'], failed\n"
              "assert gc.isenabled()\n"
              "print(gc.get_freeze_count(), len(gc.get_objects()))\n")
     done = subprocess.run([str(PYTHON), "-c", check], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     frozen, tracked = map(int, done.stdout.split())
-    assert frozen > 200_000  # torch, MLflow, Evidently and the rest
+    assert frozen > 20_000
     assert tracked < frozen // 10  # what a step's collections still walk
