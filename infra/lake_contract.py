@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from infra.config import strict_yaml
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 # Hive types Firehose's Parquet conversion and Athena both read (the subset the lake uses).
@@ -42,7 +42,7 @@ def load_contract(name: str, directory: Path = CONTRACTS_DIR) -> LakeContract:
     path = directory / f"{name}.yaml"
     if not _NAME.match(name) or not path.is_file():
         raise ContractError(f"no file contracts/{name}.yaml")
-    doc = yaml.safe_load(path.read_text())
+    doc = strict_yaml.safe_load(path.read_text())
     if not isinstance(doc, dict):
         raise ContractError(f"{path}: must be a mapping")
 

@@ -277,6 +277,44 @@ def test_strict_yaml_refuses_a_repeated_key_with_both_lines():
     assert str(exc.value) == "line 3: key a repeats the one on line 1 (only one may be given)"
 
 
+def test_libyaml_loads_every_yaml_file_of_the_repository_as_pyyamls_parser_does():
+    # strict_yaml parses with libyaml where PyYAML has it: the same data or the speed-up is wrong.
+    import yaml
+
+    from infra.config import strict_yaml
+    from tools.stack_files import REPO_ROOT
+
+    assert strict_yaml._FAST_BASE is yaml.CSafeLoader  # PyYAML's wheel ships libyaml
+    files = [p for folder in ("stacks", "models", "contracts", "observability", "pricing")
+             for p in sorted((REPO_ROOT / folder).rglob("*.yaml"))]
+    assert len(files) >= 12
+    for path in files:
+        text = path.read_text()
+        docs = list(yaml.load_all(text, Loader=yaml.SafeLoader))
+        if len(docs) != 1:
+            continue  # multi-document files (none is read through strict_yaml)
+        assert strict_yaml.safe_load(text) == docs[0], path
+        assert strict_load(text) == docs[0], path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("\tkey: v\n", "found character '\\t' that cannot start any token"),
+    ("a: b: c\n", "mapping values are not allowed here"),
+    ("- a\nb: 1\n", "expected <block end>, but found '?'"),
+])
+def test_a_document_libyaml_refuses_gets_pyyamls_message(text, message):
+    # libyaml names less ("found character that cannot start any token"); the pure parser's
+    # error, naming the character, is the one a person reads.
+    import yaml
+
+    from infra.config import strict_yaml
+
+    for load in (strict_load, strict_yaml.safe_load):
+        with pytest.raises(yaml.YAMLError) as exc:
+            load(text)
+        assert exc.value.problem == message
+
+
 def test_a_dotted_key_below_a_value_two_levels_down_names_that_value():
     raw = {"mlops:environment": "dev", "mlops:cluster.version": "1.35", "mlops:cluster.version.minor": "1"}
     assert refused(raw) == [f"{SOURCE}: mlops:cluster.version.minor cannot be set: mlops:cluster.version is a value, "

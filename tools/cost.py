@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from infra.config import strict_yaml
+
 from .stack_files import REPO_ROOT
 
 PRICING_DIR = REPO_ROOT / "pricing"
@@ -82,7 +84,7 @@ class CostReport:
 
 def load_prices(region: str = "us-east-1", path: Path | None = None) -> dict[str, Any]:
     path = path or PRICING_DIR / f"aws-{region}.yaml"
-    prices = yaml.safe_load(path.read_text())
+    prices = strict_yaml.safe_load(path.read_text())
     for key in ("region", "date", "source", "currency", "hours_per_month"):
         if key not in prices:
             raise ValueError(f"{path}: price table lacks `{key}`")
