@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import gc
 import importlib
 import json
 import os
@@ -36,6 +35,7 @@ from pathlib import Path
 
 # The framing (the request's JSON length, the step's exit code) is defined once, in the client.
 from demo.step_client import EXIT, HEADER
+from tools.warm import collector_paused
 
 # What the steps import inside their functions (pipeline/*.py import lazily, so `python -m
 # pipeline <step>` loads only its own). A module that fails to import here is left to the step,
@@ -67,16 +67,12 @@ def preload() -> list[str]:
     forked from here spent 0.49-0.64 s of ~3 s of CPU in the collector, frozen 0.16-0.20 s
     (2026-11-30). A step's own garbage is collected as in a fresh interpreter."""
     failed = []
-    gc.disable()
-    try:
+    with collector_paused():
         for name in PRELOAD:
             try:
                 importlib.import_module(name)
             except Exception as exc:  # noqa: BLE001 - the step reports it, as a fresh interpreter would
                 failed.append(f"{name}: {type(exc).__name__}: {exc}")
-    finally:
-        gc.freeze()
-        gc.enable()
     return failed
 
 

@@ -11,12 +11,7 @@ def test_two_previews_are_byte_identical(preview_dir, tmp_path):
     again = tmp_path / "again"
     for stack in STACKS:
         assert run_preview_in_fresh_interpreter(again, stack).returncode == 0, stack
-    first = sorted(p.relative_to(preview_dir) for p in preview_dir.rglob("*") if p.is_file())
-    second = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
-    assert len(first) >= 4 * len(STACKS)  # resources, summary, review and Kubernetes files
-    assert first == second
-    for rel in first:
-        assert (preview_dir / rel).read_bytes() == (again / rel).read_bytes(), rel
+    assert_same_files(preview_dir, again)
 
 
 def test_the_engines_fast_path_changes_no_byte(preview_dir, tmp_path):
@@ -31,11 +26,16 @@ def test_the_engines_fast_path_changes_no_byte(preview_dir, tmp_path):
              f"sys.exit(main(['--out', {str(tmp_path)!r}, *{list(STACKS)!r}]))")
     done = subprocess.run([sys.executable, "-c", stock], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    files = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert len(files) >= 4 * len(STACKS)
-    assert files == sorted(p.relative_to(preview_dir) for p in preview_dir.rglob("*") if p.is_file())
+    assert_same_files(preview_dir, tmp_path)
+
+
+def assert_same_files(expected, actual):
+    """Every stack's preview under `actual` is the one under `expected`: same files, same bytes."""
+    files = sorted(p.relative_to(expected) for p in expected.rglob("*") if p.is_file())
+    assert len(files) >= 4 * len(STACKS)  # resources, summary, review and Kubernetes files
+    assert files == sorted(p.relative_to(actual) for p in actual.rglob("*") if p.is_file())
     for rel in files:
-        assert (tmp_path / rel).read_bytes() == (preview_dir / rel).read_bytes(), rel
+        assert (actual / rel).read_bytes() == (expected / rel).read_bytes(), rel
 
 
 def test_resources_json_shape_sorted_by_urn(stacks):

@@ -86,6 +86,14 @@ def _python(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
                           env={**os.environ, **(env or {})})
 
 
+def _child(*args: str, env: dict[str, str] | None = None, what: str = "") -> dict:
+    """`python -m tools.bench_preview <args>` (a --child-* mode): the JSON it prints last."""
+    result = _python("-m", "tools.bench_preview", *args, env=env)
+    if result.returncode != 0:
+        raise SystemExit(f"{what}{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def _timed(*args: str, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system, the command and its children)."""
     started, cpu = time.perf_counter(), _children_cpu()
@@ -106,10 +114,7 @@ def _children_cpu() -> float:
 def _phase_table(stacks: list[str], runs: int, out: Path) -> list[str]:
     samples: list[dict[str, dict[str, float]]] = []
     for _ in range(runs):
-        result = _python("-m", "tools.bench_preview", "--child-phases", str(out), *stacks)
-        if result.returncode != 0:
-            raise SystemExit(result.stderr[-2000:])
-        samples.append(json.loads(result.stdout.strip().splitlines()[-1]))
+        samples.append(_child("--child-phases", str(out), *stacks))
     lines = ["| stack | " + " | ".join(f"{p} s" for p in PHASES) + " | sum s |",
              "|---|" + "---:|" * (len(PHASES) + 1)]
     for stack in stacks:
@@ -155,11 +160,8 @@ def _model_table(counts: list[int], runs: int, tmp: Path) -> tuple[list[str], fl
         folder = _models_dir(tmp, n)
         samples = []
         for _ in range(runs):
-            result = _python("-m", "tools.bench_preview", "--child-phases", str(tmp / f"out-{n}"), "dev",
-                             env={"MLOPS_MODELS_DIR": str(folder)})
-            if result.returncode != 0:
-                raise SystemExit(f"{n} models: {result.stderr[-2000:]}")
-            samples.append(json.loads(result.stdout.strip().splitlines()[-1])["dev"])
+            samples.append(_child("--child-phases", str(tmp / f"out-{n}"), "dev",
+                                  env={"MLOPS_MODELS_DIR": str(folder)}, what=f"{n} models: ")["dev"])
         medians[n] = statistics.median(s["program"] for s in samples)
         cpu[n] = statistics.median(s["program_cpu"] for s in samples)
         resources[n] = samples[0]["resources"]
@@ -224,10 +226,7 @@ def _floor_table(runs: int, tmp: Path, per_model: float, per_model_resources: fl
         for count in FLOOR_COUNTS:
             samples = []
             for _ in range(runs):
-                result = _python("-m", "tools.bench_preview", "--child-floor", kind, str(count), str(tmp))
-                if result.returncode != 0:
-                    raise SystemExit(result.stderr[-2000:])
-                samples.append(json.loads(result.stdout.strip().splitlines()[-1]))
+                samples.append(_child("--child-floor", kind, str(count), str(tmp)))
             walls[count] = statistics.median(s["seconds"] for s in samples)
             cpus[count] = statistics.median(s["cpu"] for s in samples)
         low, high = FLOOR_COUNTS
