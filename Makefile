@@ -29,6 +29,8 @@ lock: venv
 	$(VENV)/bin/uv pip compile -q -p 3.11 --no-header requirements.in -o requirements.txt
 	sed -i '1i # Resolved from requirements.in with `make lock` (uv pip compile); do not edit by hand.' requirements.txt
 
+# From the second run on, the preview runs in a warm server that keeps the SDKs imported
+# (tools/preview_server.py; off under CI and with MLOPS_PREVIEW_SERVER=off).
 preview: venv
 	$(VENV)/bin/python -m tools.preview $(if $(STACK),$(STACK),$(STACKS))
 
@@ -105,6 +107,7 @@ bench-training:
 	$(MAKE) -C services/pipeline bench-training
 
 clean:
+	-[ -x $(VENV)/bin/python ] && $(VENV)/bin/python -m tools.preview_server stop
 	rm -rf build $(VENV) services/*/.venv $(DAGS_VENV)
 
 # Review of a change (policy pack, cost, diff) and the workflow linter; see tools/review.py,

@@ -1,8 +1,13 @@
 import fcntl
+import os
 
 import pytest
 
 from preview_run import STACKS, load_resources, run_preview
+
+# Every preview a test runs happens in its own process tree, never in a warm preview server left
+# by an earlier `make preview` (tests/test_preview_server.py starts its own).
+os.environ["MLOPS_PREVIEW_SERVER"] = "off"
 
 
 @pytest.fixture(scope="session")

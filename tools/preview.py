@@ -14,8 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-from .stack_files import REPO_ROOT, StackFileError, available_stacks, load_stack_config, stray_stack_files
-
+# The stack files' loader (and pydantic under it) is imported where used: a preview served by the
+# warm server (tools/preview_server.py) needs none of it in the calling process.
+REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "build" / "preview"
 # What a child needs beyond the SDKs: the program, its review and its rendering.
 PROGRAM_MODULES = ("infra.program", "infra.config", "tools.engine", "tools.render", "tools.summary", "tools.review")
@@ -29,6 +30,7 @@ WIDTH = max(1, min(8, 2 * (os.cpu_count() or 1)))
 def preview_one(stack: str, out_root: Path, stack_file: Path | None) -> int:
     from .engine import run_program  # imports pulumi: only in the worker process
     from .render import write_preview
+    from .stack_files import StackFileError, load_stack_config
     from .summary import format_summary, summarize
 
     try:
@@ -95,6 +97,8 @@ def _warm_catalog(stacks: list[str]) -> None:
     about 0.4 s per stack. A stack file that cannot be read is left to its child to report."""
     from infra.config import ec2_catalog
 
+    from .stack_files import StackFileError, load_stack_config
+
     ec2_catalog.instance_types()
     for stack in stacks:
         try:
@@ -107,6 +111,23 @@ def _warm_catalog(stacks: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m tools.preview`: through this checkout's warm preview server when one answers
+    (tools/preview_server.py), else here, starting one in the background for the next run."""
+    from .preview_server import run_through_server, start_server
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    served = run_through_server(argv)
+    if served is not None:
+        return served
+    code = run_here(argv)
+    start_server()
+    return code
+
+
+def run_here(argv: list[str]) -> int:
+    """The preview itself, in this process (and its forked children)."""
+    from .stack_files import available_stacks, stray_stack_files
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stacks", nargs="*", help="default: every stacks/Pulumi.<stack>.yaml")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)

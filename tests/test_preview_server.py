@@ -1,0 +1,151 @@
+"""The warm preview server (tools/preview_server.py): what it serves is what a preview run in its
+own process writes, it never serves code older than the checkout, and it goes away.
+
+Each test runs real `python -m tools.preview` processes against a real server, in a server folder
+of its own (MLOPS_PREVIEW_SERVER_DIR), on the dev stack only: a server start imports the SDKs
+(about 2.5 s of CPU)."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from preview_run import REPO_ROOT
+from tools import preview_server
+
+
+def _preview(checkout: Path, server_dir: Path, *argv: str, mode: str = "require", **env: str):
+    environment = {**os.environ, "MLOPS_PREVIEW_SERVER": mode, "MLOPS_PREVIEW_SERVER_DIR": str(server_dir), **env}
+    environment.pop("CI", None)
+    return subprocess.run([sys.executable, "-m", "tools.preview", *argv], cwd=checkout, env=environment,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _stop(checkout: Path, server_dir: Path) -> None:
+    subprocess.run([sys.executable, "-m", "tools.preview_server", "stop"], cwd=checkout, timeout=60,
+                   env={**os.environ, "MLOPS_PREVIEW_SERVER_DIR": str(server_dir)}, capture_output=True)
+
+
+def _log(server_dir: Path) -> str:
+    return "".join(p.read_text() for p in server_dir.glob("*.log"))
+
+
+def _same_tree(a: Path, b: Path) -> None:
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for rel in files_a:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+@pytest.fixture()
+def server_dir():
+    # Not under pytest's tmp_path: a unix socket's path is limited to 107 bytes.
+    folder = Path(tempfile.mkdtemp(prefix="ps-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_served_preview_writes_and_prints_what_a_preview_run_here_does(server_dir, tmp_path):
+    try:
+        served = _preview(REPO_ROOT, server_dir, "dev", "--out", str(tmp_path / "served"))
+        here = _preview(REPO_ROOT, server_dir, "dev", "--out", str(tmp_path / "here"), mode="off")
+        assert served.returncode == here.returncode == 0, served.stderr + here.stderr
+        assert " runs preview " in _log(server_dir)  # require: it went through the server
+        assert served.stdout == here.stdout
+        _same_tree(tmp_path / "served", tmp_path / "here")
+
+        # A bad stack: the same one line and exit 2 from the server's fork.
+        bad_served = _preview(REPO_ROOT, server_dir, "nosuchstack", "--out", str(tmp_path / "bad"))
+        bad_here = _preview(REPO_ROOT, server_dir, "nosuchstack", "--out", str(tmp_path / "bad"), mode="off")
+        assert bad_served.returncode == bad_here.returncode == 2
+        assert bad_served.stderr == bad_here.stderr and "nosuchstack" in bad_served.stderr
+        assert _log(server_dir).count(" runs preview ") == 2
+    finally:
+        _stop(REPO_ROOT, server_dir)
+
+
+@pytest.fixture()
+def checkout(tmp_path):
+    """A copy of this checkout's files (tracked or not ignored), so a test can change its code."""
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    copy = tmp_path / "checkout"
+    for name in filter(None, files.decode().split("\0")):
+        if not (REPO_ROOT / name).is_file():
+            continue
+        target = copy / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / name, target)
+    return copy
+
+
+def test_the_server_serves_the_checkout_as_it_is_now_and_stops_when_its_code_changes(checkout, server_dir, tmp_path):
+    try:
+        first = _preview(checkout, server_dir, "dev", "--out", str(tmp_path / "one"))
+        assert first.returncode == 0, first.stderr
+        servers = [line.split()[2] for line in _log(server_dir).splitlines() if line.endswith(")") and " ready " in line]
+        assert len(servers) == 1
+
+        # Project code changed after the server started: the next preview runs the new code.
+        summary = checkout / "tools" / "summary.py"
+        summary.write_text(summary.read_text() + "\nprint('summary module as edited after the server started')\n")
+        edited = _preview(checkout, server_dir, "dev", "--out", str(tmp_path / "two"))
+        assert edited.returncode == 0, edited.stderr
+        assert "summary module as edited after the server started" in edited.stdout
+        assert f"server {servers[0]} runs preview" in _log(server_dir).splitlines()[-1]
+
+        # The server's own code changed: it refuses, stops, and a new server serves the caller.
+        warm = checkout / "tools" / "warm.py"
+        warm.write_text(warm.read_text() + "\n# edited\n")
+        restarted = _preview(checkout, server_dir, "dev", "--out", str(tmp_path / "three"), MLOPS_PREVIEW_SERVER_IDLE="3")
+        assert restarted.returncode == 0, restarted.stderr
+        log = _log(server_dir)
+        assert f"server {servers[0]} stops: a caller's key differs" in log
+        newer = [line.split()[2] for line in log.splitlines() if " ready " in line]
+        assert len(newer) == 2 and newer[1] != servers[0]
+        assert f"server {newer[1]} runs preview" in log.splitlines()[-1]
+        _same_tree(tmp_path / "one", tmp_path / "three")
+
+        # Idle for longer than MLOPS_PREVIEW_SERVER_IDLE (3 s): it stops and takes its socket along.
+        deadline = time.monotonic() + 30
+        while list(server_dir.glob("*.sock")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not list(server_dir.glob("*.sock"))
+        assert _log(server_dir).splitlines()[-1].endswith(f"server {newer[1]} stops: idle")
+    finally:
+        _stop(checkout, server_dir)
+
+
+def test_no_server_under_ci_or_when_turned_off(monkeypatch):
+    monkeypatch.delenv("MLOPS_PREVIEW_SERVER", raising=False)
+    monkeypatch.setenv("CI", "true")
+    assert preview_server.mode() == "off"
+    assert preview_server.run_through_server(["dev"]) is None
+    monkeypatch.delenv("CI")
+    assert preview_server.mode() == "auto"
+    monkeypatch.setenv("MLOPS_PREVIEW_SERVER", "off")
+    assert preview_server.mode() == "off"
+    monkeypatch.setenv("MLOPS_PREVIEW_SERVER", "require")
+    monkeypatch.setenv("CI", "1")
+    assert preview_server.mode() == "require"
+
+
+def test_a_server_folder_others_can_read_is_refused(monkeypatch, tmp_path):
+    folder = tmp_path / "servers"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    monkeypatch.setenv("MLOPS_PREVIEW_SERVER_DIR", str(folder))
+    with pytest.raises(PermissionError, match="mode 0700"):
+        preview_server.server_dir()
+
+
+def test_the_key_changes_with_the_import_environment_and_not_with_other_variables(monkeypatch):
+    key = preview_server.server_key()
+    monkeypatch.setenv("MLOPS_MODELS_DIR", "/elsewhere")  # read by the program at run time
+    assert preview_server.server_key() == key
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")  # changes what an import finds
+    assert preview_server.server_key() != key
