@@ -1,15 +1,16 @@
-"""The preview engine's departures from the SDK's stock path (tools/engine.py, tools/recorder.py),
-each against what the SDK itself does. tests/test_preview_output.py compares whole previews."""
+"""The preview engine's departures from the SDK's stock path (tools/engine.py, tools/recorder.py,
+tools/plain_rpc.py), each against what the SDK itself does. tests/test_preview_output.py compares
+whole previews."""
 import asyncio
 import enum
 import json
 import textwrap
 
 import pytest
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from tools import engine
-from tools.recorder import _plain_struct
+from tools import engine, plain_rpc
 from tools.warm import run_forked
 
 PLAIN_STATES = [
@@ -19,6 +20,23 @@ PLAIN_STATES = [
     {"password": {rpc._special_sig_key: rpc._special_secret_sig, "value": "s3cret"}},
     {"unicode": "größe ✓", "big": 2**53, "negative": -7, "empty": ""},
 ]
+
+
+@pytest.fixture(autouse=True)
+def _sdk_functions_restored():
+    yield
+    plain_rpc.install()  # importing tools.engine installed the shortcuts; _stock() takes them out
+
+
+def _stock(name, *args):
+    """`pulumi.runtime.rpc.<name>(*args)` with the SDK's own conversions throughout: the SDK's
+    functions call each other through that module, where tools.engine's import put the shortcuts."""
+    plain_rpc.install(shortcuts=False)
+    try:
+        result = getattr(rpc, name)(*args)
+        return _run(result) if asyncio.iscoroutine(result) else result
+    finally:
+        plain_rpc.install()
 
 
 def _run(coroutine):
@@ -32,8 +50,8 @@ def _run(coroutine):
 
 @pytest.mark.parametrize("state", PLAIN_STATES)
 def test_plain_state_becomes_the_struct_the_sdks_serializer_makes(state):
-    sdk = _run(rpc.serialize_properties(state, {}))
-    ours = _plain_struct(state)
+    sdk = _stock("serialize_properties", state, {})
+    ours = plain_rpc.plain_struct(state)
     assert ours is not None
     assert ours == sdk
     assert ours.SerializeToString(deterministic=True) == sdk.SerializeToString(deterministic=True)
@@ -50,7 +68,70 @@ class Tier(str, enum.Enum):
     {1: "a non-string key"},
 ])
 def test_anything_but_plain_data_is_left_to_the_sdks_serializer(state):
-    assert _plain_struct(state) is None
+    assert plain_rpc.plain_struct(state) is None
+    assert plain_rpc.deserialized(state) is None
+
+
+# Plain data the closed forms answer for: no secret, no unknown.
+READ_BACK_STATES = [PLAIN_STATES[0], PLAIN_STATES[1], PLAIN_STATES[3],
+                    {"deep": [[[{"x": [None, {"y": None, "z": 0}]}]]], "zero": 0, "minus": -0.0}]
+
+
+def _typed(value):
+    """Values with their types and maps sorted: 3 == 3.0 in Python, and the SDK reads every
+    number back as a float; a map read from a Struct comes in the Struct's own key order."""
+    if isinstance(value, dict):
+        return ("map", sorted((k, _typed(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("list", [_typed(v) for v in value])
+    return (type(value).__name__, repr(value))
+
+
+@pytest.mark.parametrize("state", READ_BACK_STATES)
+def test_plain_state_reads_back_as_the_sdk_reads_its_own_struct(state):
+    sdk = _stock("deserialize_properties", _stock("serialize_properties", state, {}))
+    assert _typed(plain_rpc.deserialized(state)) == _typed(sdk)
+
+
+@pytest.mark.parametrize("state", READ_BACK_STATES + [PLAIN_STATES[2]])
+def test_a_struct_of_plain_data_reads_as_the_sdk_reads_it(state):
+    struct = _stock("serialize_properties", state, {})
+    ours = plain_rpc.struct_to_dict(struct)
+    if rpc._special_sig_key in repr(state):  # a secret: the SDK marks what holds it; ours declines
+        assert ours is None
+    else:
+        assert repr(ours) == repr(_stock("deserialize_properties", struct))  # the same order too
+
+
+@pytest.mark.parametrize("state", [
+    {"later": rpc.UNKNOWN},                            # an unknown value: the SDK reads None or Unknown
+    {"nested": [{"secret": {rpc._special_sig_key: rpc._special_secret_sig, "value": "x"}}]},
+])
+def test_values_the_sdk_reads_specially_are_left_to_it(state):
+    assert plain_rpc.deserialized(state) is None
+    assert plain_rpc.struct_to_dict(_stock("serialize_properties", state, {})) is None
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@pytest.mark.parametrize(("value", "typ", "translate"), [
+    ("text", str, None), (3, int, None), (2.5, None, None), (True, bool, None), (None, str, None),
+    ("a string where a list is declared", list[str], None),
+    ({"max_size": 3, "labels": {"app_name": "x"}, "ports": [80, None, {"host_port": 1}]}, None, _camel),
+    ({"a_b": [1, [2, [3]]]}, None, None),
+    ({"max_size": 3}, dict[str, int], _camel),   # typed: the SDK decides (no key translation)
+    ((1, 2), None, None),                         # a tuple: the SDK's
+    ({"tier": "x", "n": (1,)}, None, _camel),    # plain but for one value: the SDK's, whole
+])
+def test_the_serializer_shortcut_returns_what_the_sdks_serializer_returns(value, typ, translate):
+    ours_deps, sdk_deps = [], []
+    ours = _run(plain_rpc.serialize_property(value, ours_deps, "prop", None, translate, typ))
+    sdk = _stock("serialize_property", value, sdk_deps, "prop", None, translate, typ)
+    assert repr(ours) == repr(sdk)
+    assert ours_deps == sdk_deps == []
 
 
 def test_the_inline_executor_hands_back_results_and_exceptions():
@@ -117,3 +198,38 @@ def test_a_program_with_references_and_secrets_records_alike_on_both_paths(tmp_p
     assert by_name["c"]["inputs"]["fromB"] == "b"
     assert by_name["c"]["inputs"]["list"] == [1, 2.5, None, {"k": [True]}]
     assert by_name["e"]["inputs"] == {"text": "hello", "sizeFromA": 3}
+
+
+def _cyclic():
+    loop = {"name": "a"}
+    loop["self"] = [loop]
+    return loop
+
+
+@pytest.mark.parametrize("value", [
+    "text", 3, None, {"a": [1, {"b": None}]}, [[[]]],
+    {"later": Unknown()}, [1, [2, Unknown()]],      # an unknown: found, by the SDK's walk
+    _cyclic(),                                     # a cycle: the SDK's walk, which remembers what it saw
+    (Unknown(),),                                  # a tuple: the SDK does not look inside
+])
+def test_the_unknowns_check_answers_as_the_sdks(value):
+    assert plain_rpc.contains_unknowns(value) == _stock("contains_unknowns", value)
+
+
+def _py_name(name: str) -> str:
+    # Every key changes, the secret's own signature and "value" keys too, if anything touched them.
+    return "py_" + "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+@pytest.mark.parametrize(("output", "typ"), [
+    ({"maxSize": 3.0, "labels": {"appName": "x"}, "ports": [80.0, None, {"hostPort": 1.0}]}, None),
+    ([{"aB": [{"cD": "e"}]}], None),
+    ("text", None), (2.0, None),
+    (2.0, int),                                    # typed: the SDK makes it an int
+    ({"maxSize": 3.0}, dict[str, float]),          # typed: the SDK decides
+    ({"wrapped": {rpc._special_sig_key: rpc._special_secret_sig, "value": {"inNer": 1.0}}}, None),
+])
+def test_the_output_translation_shortcut_returns_what_the_sdk_returns(output, typ):
+    ours = plain_rpc.translate_output_properties(output, _py_name, typ)
+    sdk = _stock("translate_output_properties", output, _py_name, typ)
+    assert repr(ours) == repr(sdk)

@@ -13,6 +13,7 @@ import pulumi.runtime.resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from . import plain_rpc
 from .mocks import PlatformMocks
 from .recorder import RecordingMonitor
 from .stack_files import REPO_ROOT
@@ -36,6 +37,10 @@ if SDK_STACK_TRACE is not None:
     pulumi.runtime.resource._get_stack_trace = _no_stack_trace
 
 
+# Plain values cross the SDK's conversions in closed form (tools/plain_rpc.py).
+plain_rpc.install()
+
+
 class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
     """Runs what the SDK hands its executor at once, on the event loop's own thread.
 
@@ -57,7 +62,7 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
 
 
 # Set False (tests/test_preview_output.py does) to run the SDK's stock path: a thread pool
-# between program and monitor, the collector on, the SDK's own serializer in the monitor and its
+# between program and monitor, the collector on, the SDK's own conversions of every value and its
 # stack walk. The preview must be byte-identical either way.
 FAST_PATH = True
 
@@ -66,6 +71,7 @@ def use_sdk_stock_path() -> None:
     """Undoes every shortcut of this engine and the recorder (for the test that compares)."""
     global FAST_PATH
     FAST_PATH = False
+    plain_rpc.install(shortcuts=False)
     if SDK_STACK_TRACE is not None:
         pulumi.runtime.resource._get_stack_trace = SDK_STACK_TRACE
 

@@ -2,26 +2,28 @@
 from typing import Any
 
 import pulumi
-from google.protobuf import struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, _resolve_callbacks
 from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.resource import RegisterResponse
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from . import plain_rpc
+
 SECRET = "[secret]"
-_SCALARS = (str, bool, int, float, type(None))
 
 
 class RecordingMonitor(MockMonitor):
     """The SDK's mock monitor (pulumi.runtime.mocks.MockMonitor, pulumi 3.272.0), keeping a record
     of each registration.
 
-    `RegisterResource` is the SDK's, step for step, but for two things: the request's inputs are
-    deserialized once, for the mocks and the record alike, and the mocks' answer becomes the
-    response's Struct directly when it is plain data (dicts, lists, strings, numbers, booleans, None: what a mock
-    echoing deserialized inputs returns), which is what the SDK's asynchronous serializer makes of
-    plain data, less a coroutine per value. Anything else (a resource reference, an asset) goes
-    through the SDK's serializer as before, as does everything with `sdk_serializer=True`."""
+    `RegisterResource` is the SDK's, step for step, but for how values cross it: the request's
+    inputs are read from their Struct once, for the mocks and the record alike, and when the mocks'
+    answer is plain data it goes back as the Python values the SDK would read out of a Struct, in
+    the SDK's own `RegisterResponse` (what its register path takes when there is no monitor),
+    instead of a Struct the SDK would take apart again (tools/plain_rpc.py). An answer with a
+    secret goes back as a Struct built directly; anything else (a resource reference, an asset)
+    through the SDK's serializer, as does everything with `sdk_serializer=True`."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks, sdk_serializer: bool = False):
         super().__init__(mocks)
@@ -34,14 +36,13 @@ class RecordingMonitor(MockMonitor):
             return resource_pb2.RegisterResourceResponse(urn=urn)
         # A resource reference among the inputs deserializes into a resource, which needs a loop.
         _ensure_event_loop()
-        inputs = rpc.deserialize_properties(request.object)
+        inputs = None if self._sdk_serializer else plain_rpc.struct_to_dict(request.object)
+        if inputs is None:
+            inputs = rpc.deserialize_properties(request.object)
         id_, state = self.mocks.new_resource(MockResourceArgs(
             typ=request.type, name=request.name, inputs=inputs, provider=request.provider,
             resource_id=request.importId, custom=request.custom or False,
             transforms=_resolve_callbacks(request.transforms)))
-        response_object = None if self._sdk_serializer else _plain_struct(state)
-        if response_object is None:
-            response_object = _sync_await(rpc.serialize_properties(state, {}))
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
         record = {
             "urn": urn,
@@ -56,27 +57,14 @@ class RecordingMonitor(MockMonitor):
         if request.ignoreChanges:
             record["ignoreChanges"] = sorted(request.ignoreChanges)
         self.records.append(record)
+        outputs = None if self._sdk_serializer else plain_rpc.deserialized(state)
+        if outputs is not None:
+            return RegisterResponse(urn, id_, outputs, None, resource_pb2.Result.SUCCESS)
+        # A secret among the outputs: the SDK reads it out of a Struct (and marks what holds it).
+        response_object = None if self._sdk_serializer else plain_rpc.plain_struct(state)
+        if response_object is None:
+            response_object = _sync_await(rpc.serialize_properties(state, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=response_object)
-
-
-def _is_plain(value: Any) -> bool:
-    # Exact types: a subclass (an Enum over str, a secret wrapper) may serialize differently.
-    kind = type(value)
-    if kind is dict:
-        return all(type(k) is str and _is_plain(v) for k, v in value.items())
-    if kind is list:
-        return all(_is_plain(v) for v in value)
-    return kind in _SCALARS
-
-
-def _plain_struct(state: dict[str, Any]) -> struct_pb2.Struct | None:
-    """`rpc.serialize_properties(state, {})` for plain data, else None. The SDK drops a top-level
-    None (an absent property) and keeps nested ones (null values)."""
-    if not _is_plain(state):
-        return None
-    struct = struct_pb2.Struct()
-    struct.update({k: v for k, v in state.items() if v is not None})
-    return struct
 
 
 def normalize(value: Any) -> Any:
