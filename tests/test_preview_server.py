@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from preview_run import REPO_ROOT
+from preview_run import REPO_ROOT, run_preview
 from tools import preview_server
 
 
@@ -52,7 +52,9 @@ def server_dir():
 def test_a_served_preview_writes_and_prints_what_a_preview_run_here_does(server_dir, tmp_path):
     try:
         served = _preview(REPO_ROOT, server_dir, "dev", "--out", str(tmp_path / "served"))
-        here = _preview(REPO_ROOT, server_dir, "dev", "--out", str(tmp_path / "here"), mode="off")
+        # Run here: forked from this test process, as the other tests' previews (the same bytes
+        # as a fresh interpreter's, tests/test_preview_output.py).
+        here = run_preview(tmp_path / "here", "dev")
         assert served.returncode == here.returncode == 0, served.stderr + here.stderr
         assert " runs preview " in _log(server_dir)  # require: it went through the server
         assert served.stdout == here.stdout
@@ -60,7 +62,7 @@ def test_a_served_preview_writes_and_prints_what_a_preview_run_here_does(server_
 
         # A bad stack: the same one line and exit 2 from the server's fork.
         bad_served = _preview(REPO_ROOT, server_dir, "nosuchstack", "--out", str(tmp_path / "bad"))
-        bad_here = _preview(REPO_ROOT, server_dir, "nosuchstack", "--out", str(tmp_path / "bad"), mode="off")
+        bad_here = run_preview(tmp_path / "bad", "nosuchstack")
         assert bad_served.returncode == bad_here.returncode == 2
         assert bad_served.stderr == bad_here.stderr and "nosuchstack" in bad_served.stderr
         assert _log(server_dir).count(" runs preview ") == 2
