@@ -105,6 +105,21 @@ def _timed(*args: str, env: dict[str, str] | None = None) -> tuple[float, float]
     return elapsed, _children_cpu() - cpu
 
 
+def speed_probe() -> float:
+    """CPU seconds of a fixed pure-Python loop (3 million additions), the least of three: how fast
+    this machine runs Python right now. On the shared 2-vCPU machine a similar loop's CPU time
+    varied 0.82-1.83 s within one day (2026-11-30), so figures from different runs compare only
+    beside their probes."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        total = 0
+        for i in range(3_000_000):
+            total += i
+        best = min(best, time.process_time() - started)
+    return best
+
+
 def _children_cpu() -> float:
     # On a shared machine the wall clock also counts other people's work; the CPU time the
     # command used does not, so a before/after comparison can rest on it.
@@ -276,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     stacks = args.stacks or available_stacks()
     print(f"bench-preview: {len(stacks)} stacks, {args.runs} runs each, {os.cpu_count()} CPUs, "
-          f"load {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
+          f"load {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"speed probe {speed_probe():.3f} s (tools.bench_preview.speed_probe)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         print("\nPhases per stack (median s; import = a cold interpreter's SDK + project imports):")
