@@ -112,10 +112,15 @@ def collector_paused():
             gc.enable()
 
 
+# Set by the warm preview server in its forks (tools/preview_server.py): the server resolved the
+# SDK references when it started, and a reference added since loads on first use like any other.
+SDK_REFERENCES_RESOLVED = False
+
+
 def _preload(tree: Path, project_modules: Iterable[str]) -> None:
     import pulumi
     import pulumi.runtime  # noqa: F401
-    for chain in sdk_references(tree):
+    for chain in ([] if SDK_REFERENCES_RESOLVED else sdk_references(tree)):
         # getattr, not import_module: it triggers the SDK's own lazy loading, and a leaf such as
         # `pulumi_kubernetes.apiextensions.CustomResource` stays the class, not the module.
         obj = importlib.import_module(chain[0])
