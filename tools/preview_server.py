@@ -333,11 +333,16 @@ def _run_preview(conn: socket.socket, request: dict, fds: list[int]) -> None:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
-        sys.stdin = open(0, closefd=False)
-        sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False), "utf-8", line_buffering=os.isatty(1))
-        sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False), "utf-8", "backslashreplace", line_buffering=True)
         os.environ.clear()
         os.environ.update(request["env"])
+        # Buffered as the caller's own interpreter would have buffered them.
+        unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
+        sys.stdin = open(0, closefd=False)
+        binary = 0 if unbuffered else -1
+        sys.stdout = io.TextIOWrapper(open(1, "wb", binary, closefd=False), "utf-8",
+                                      line_buffering=os.isatty(1), write_through=unbuffered)
+        sys.stderr = io.TextIOWrapper(open(2, "wb", binary, closefd=False), "utf-8", "backslashreplace",
+                                      line_buffering=True, write_through=unbuffered)
         os.chdir(request["cwd"])
         os.umask(int(request["umask"]))
         sys.argv = [str(REPO_ROOT / "tools" / "preview.py"), *request["argv"]]
