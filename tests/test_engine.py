@@ -233,3 +233,30 @@ def test_the_output_translation_shortcut_returns_what_the_sdk_returns(output, ty
     ours = plain_rpc.translate_output_properties(output, _py_name, typ)
     sdk = _stock("translate_output_properties", output, _py_name, typ)
     assert repr(ours) == repr(sdk)
+
+
+def _nested(depth: int):
+    value = {"leaf": 1}
+    for i in range(depth):
+        value = [{"level": i, "next": value}]
+    return value
+
+
+def test_values_deeper_than_the_closed_forms_go_are_the_sdks():
+    # 100 levels: past the closed forms' limit (64), well within the SDK's recursion.
+    deep = _nested(100)
+    ours = _run(plain_rpc.serialize_property(deep, [], "prop", None, _camel, None))
+    assert repr(ours) == repr(_stock("serialize_property", deep, [], "prop", None, _camel, None))
+    assert _typed(plain_rpc.translate_output_properties(deep, _py_name)) == \
+        _typed(_stock("translate_output_properties", deep, _py_name, None))
+    assert plain_rpc.contains_unknowns(deep) is _stock("contains_unknowns", deep) is False
+    state = {"deep": deep}
+    struct = _stock("serialize_properties", state, {})
+    assert plain_rpc.deserialized(state) is None and plain_rpc.struct_to_dict(struct) is None
+    assert plain_rpc.plain_struct(state) is None
+
+
+@pytest.mark.parametrize("state", [None, "text", [1, 2]])
+def test_a_state_that_is_not_a_map_has_no_closed_form(state):
+    assert plain_rpc.plain_struct(state) is None
+    assert plain_rpc.deserialized(state) is None

@@ -16,6 +16,7 @@ import pytest
 
 from preview_run import REPO_ROOT, run_preview
 from tools import preview_server
+from tools.warm import run_forked
 
 
 def _preview(checkout: Path, server_dir: Path, *argv: str, mode: str = "require", **env: str):
@@ -49,15 +50,34 @@ def server_dir():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_a_served_preview_writes_and_prints_what_a_preview_run_here_does(server_dir, tmp_path):
+def _wait_for(condition, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_a_preview_starts_the_server_and_the_next_is_served_as_a_run_here(server_dir, tmp_path):
     try:
-        served = _preview(REPO_ROOT, server_dir, "dev", "--out", str(tmp_path / "served"))
+        # No server yet: the preview runs in its own process, then starts one with the caller's
+        # environment (not the PULUMI_CONFIG its own program run set, which would make the next
+        # caller's key differ and every run cold).
+        first = _preview(REPO_ROOT, server_dir, "dev", "--out", str(tmp_path / "first"), mode="auto")
+        assert first.returncode == 0, first.stderr
+        _wait_for(lambda: " ready " in _log(server_dir))
+        # A probe that connects and says nothing leaves the server running.
+        status = subprocess.run([sys.executable, "-m", "tools.preview_server", "status"], cwd=REPO_ROOT,
+                                env={**os.environ, "MLOPS_PREVIEW_SERVER_DIR": str(server_dir)},
+                                capture_output=True, text=True, timeout=60)
+        assert status.stdout.startswith("a preview server runs for")
+
+        served = _preview(REPO_ROOT, server_dir, "dev", "--out", str(tmp_path / "served"), mode="auto")
         # Run here: forked from this test process, as the other tests' previews (the same bytes
         # as a fresh interpreter's, tests/test_preview_output.py).
         here = run_preview(tmp_path / "here", "dev")
         assert served.returncode == here.returncode == 0, served.stderr + here.stderr
-        assert " runs preview " in _log(server_dir)  # require: it went through the server
-        assert served.stdout == here.stdout
+        assert " runs preview " in _log(server_dir)
+        assert served.stdout == here.stdout == first.stdout
         _same_tree(tmp_path / "served", tmp_path / "here")
 
         # A bad stack: the same one line and exit 2 from the server's fork.
@@ -65,9 +85,38 @@ def test_a_served_preview_writes_and_prints_what_a_preview_run_here_does(server_
         bad_here = run_preview(tmp_path / "bad", "nosuchstack")
         assert bad_served.returncode == bad_here.returncode == 2
         assert bad_served.stderr == bad_here.stderr and "nosuchstack" in bad_served.stderr
-        assert _log(server_dir).count(" runs preview ") == 2
+        log = _log(server_dir)
+        assert log.count(" runs preview ") == 2 and log.count(" ready ") == 1 and " stops" not in log
     finally:
         _stop(REPO_ROOT, server_dir)
+
+
+def test_an_unusable_server_folder_leaves_the_preview_to_run_here(tmp_path):
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)  # as another user could leave it
+    result = run_preview(tmp_path / "out", "dev", env={"MLOPS_PREVIEW_SERVER": "auto",
+                                                       "MLOPS_PREVIEW_SERVER_DIR": str(folder)})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("tools.preview: no preview server") == 1
+    assert "previewing in this process" in result.stderr
+    assert (tmp_path / "out" / "dev" / "resources.json").exists()
+
+
+def test_the_server_puts_back_the_sdk_functions_the_engine_replaced():
+    def job() -> int:
+        preview_server._warm_up()
+        from pulumi.runtime import resource, rpc
+
+        import tools.plain_rpc  # as a fork imports it: afresh
+        sdk = (tools.plain_rpc.SDK_SERIALIZE_PROPERTY, tools.plain_rpc.SDK_CONTAINS_UNKNOWNS,
+               tools.plain_rpc.SDK_TRANSLATE_OUTPUT_PROPERTIES, rpc.serialize_property, resource._get_stack_trace)
+        print(" ".join(f.__module__ for f in sdk))
+        return 0
+
+    [outcome] = run_forked([job])
+    assert outcome.code == 0, outcome.stderr
+    assert outcome.stdout.split() == ["pulumi.runtime.rpc"] * 4 + ["pulumi.runtime.resource"]
 
 
 @pytest.fixture()
@@ -148,6 +197,7 @@ def test_a_server_folder_others_can_read_is_refused(monkeypatch, tmp_path):
 def test_the_key_changes_with_the_import_environment_and_not_with_other_variables(monkeypatch):
     key = preview_server.server_key()
     monkeypatch.setenv("MLOPS_MODELS_DIR", "/elsewhere")  # read by the program at run time
+    monkeypatch.setenv("PULUMI_CONFIG", '{"aws:region": "eu-west-1"}')  # set by each program run
     assert preview_server.server_key() == key
     monkeypatch.setenv("PYTHONPATH", "/elsewhere")  # changes what an import finds
     assert preview_server.server_key() != key

@@ -60,7 +60,7 @@ async def serialize_property(value: Any, deps, property_key, resource_obj=None, 
             return value
         if typ is None and (kind is dict or kind is list):
             try:
-                return _serialized(value, input_transformer)
+                return _serialized(value, input_transformer, 0)
             except _NotPlain:
                 pass
     return await SDK_SERIALIZE_PROPERTY(value, deps, property_key, resource_obj, input_transformer, typ,
@@ -68,16 +68,18 @@ async def serialize_property(value: Any, deps, property_key, resource_obj=None, 
                                         return_protobuf_value)
 
 
-def _serialized(value: Any, translate) -> Any:
+def _serialized(value: Any, translate, depth: int) -> Any:
     kind = type(value)
     if kind in _SCALARS:
         return value
+    if depth >= _MAX_DEPTH:
+        raise _NotPlain
     if kind is dict:
         if translate is None:
-            return {k: _serialized(v, None) for k, v in value.items()}
-        return {translate(k): _serialized(v, translate) for k, v in value.items()}
+            return {k: _serialized(v, None, depth + 1) for k, v in value.items()}
+        return {translate(k): _serialized(v, translate, depth + 1) for k, v in value.items()}
     if kind is list:
-        return [_serialized(v, translate) for v in value]
+        return [_serialized(v, translate, depth + 1) for v in value]
     raise _NotPlain
 
 
@@ -114,7 +116,7 @@ def _translated(value: Any, translate, depth: int) -> Any:
     kind = type(value)
     if kind in _SCALARS:
         return value
-    if depth > _MAX_DEPTH:
+    if depth >= _MAX_DEPTH:
         raise _NotPlain
     if kind is dict:
         if _SIGNATURE in value:
@@ -130,24 +132,24 @@ def struct_to_dict(struct) -> dict[str, Any] | None:
     numbers as floats, maps' null entries dropped, lists' nulls kept. None when the Struct holds
     anything the SDK reads specially (an unknown, a signature key) or an unset value."""
     try:
-        return _from_struct(struct)
+        return _from_struct(struct, 0)
     except _NotPlain:
         return None
 
 
-def _from_struct(struct) -> dict[str, Any]:
+def _from_struct(struct, depth: int) -> dict[str, Any]:
     fields = struct.fields
-    if _SIGNATURE in fields:
+    if _SIGNATURE in fields or depth >= _MAX_DEPTH:
         raise _NotPlain
     out = {}
     for key, value in fields.items():
-        python = _from_value(value)
+        python = _from_value(value, depth + 1)
         if python is not None:
             out[key] = python
     return out
 
 
-def _from_value(value) -> Any:
+def _from_value(value, depth: int) -> Any:
     kind = value.WhichOneof("kind")
     if kind == "string_value":
         text = value.string_value
@@ -159,9 +161,11 @@ def _from_value(value) -> Any:
     if kind == "bool_value":
         return value.bool_value
     if kind == "struct_value":
-        return _from_struct(value.struct_value)
+        return _from_struct(value.struct_value, depth)
     if kind == "list_value":
-        return [_from_value(v) for v in value.list_value.values]
+        if depth >= _MAX_DEPTH:
+            raise _NotPlain
+        return [_from_value(v, depth + 1) for v in value.list_value.values]
     if kind == "null_value":
         return None
     raise _NotPlain
@@ -177,15 +181,17 @@ def deserialized(state: dict[str, Any]) -> dict[str, Any] | None:
     engine's own order is unspecified (Go maps), so no program may depend on either; the previews
     are byte-identical both ways (tests/test_preview_output.py)."""
     try:
-        return _wire(state) if type(state) is dict else None
+        return _wire(state, 0) if type(state) is dict else None
     except _NotPlain:
         return None
 
 
-def _wire(value: Any) -> Any:
+def _wire(value: Any, depth: int) -> Any:
     kind = type(value)
     if value is None:
         return None
+    if depth >= _MAX_DEPTH and (kind is dict or kind is list):
+        raise _NotPlain
     if kind is str:
         if value == _UNKNOWN:
             raise _NotPlain
@@ -202,10 +208,10 @@ def _wire(value: Any) -> Any:
             if type(k) is not str:
                 raise _NotPlain
             if v is not None:
-                out[k] = _wire(v)
+                out[k] = _wire(v, depth + 1)
         return out
     if kind is list:
-        return [_wire(v) for v in value]
+        return [_wire(v, depth + 1) for v in value]
     raise _NotPlain
 
 
@@ -213,7 +219,7 @@ def plain_struct(state: dict[str, Any]) -> struct_pb2.Struct | None:
     """`rpc.serialize_properties(state, {})` for plain data (a secret's signature map included:
     it is plain data to the serializer), else None. The SDK drops a top-level None (an absent
     property) and keeps nested ones (null values)."""
-    if not _is_plain(state):
+    if type(state) is not dict or not _is_plain(state):
         return None
     struct = struct_pb2.Struct()
     struct.update({k: v for k, v in state.items() if v is not None})

@@ -9,6 +9,7 @@ stack config or model file (the program prints one line per problem) or a physic
 refuse or that collides (tools/physical_names.py), 3 on a mandatory policy violation, 1 on any
 other failure."""
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -116,11 +117,18 @@ def main(argv: list[str] | None = None) -> int:
     from .preview_server import run_through_server, start_server
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    served = run_through_server(argv)
+    # The environment as the caller gave it: a program run below sets PULUMI_CONFIG.
+    environment = dict(os.environ)
+    try:
+        served = run_through_server(argv)
+    except OSError as exc:  # an unusable server folder: the preview itself does not need one
+        print(f"tools.preview: no preview server ({exc}); previewing in this process", file=sys.stderr)
+        return run_here(argv)
     if served is not None:
         return served
     code = run_here(argv)
-    start_server()
+    with contextlib.suppress(OSError):
+        start_server(environment)
     return code
 
 

@@ -7,13 +7,21 @@ background; it imports the SDKs and the libraries the program uses, then waits. 
 of the same checkout is a fork of it: the fork forgets every module of this repository, imports
 the project's code as it is on disk now, and runs the very `tools.preview` a cold process would,
 writing to the caller's own stdout and stderr (passed over the socket) and returning its exit
-code. Three stacks then take 2.0-2.5 s where a cold process took 4.3-5.3 s (same minutes).
+code. Three stacks then took 2.0-2.5 s where a process of their own took 4.3-5.3 s (the same
+minutes, 2026-11-30).
 
 What keeps it from serving stale code:
-- the project's code is never kept: each fork imports it again from the checkout;
-- what the server itself keeps (the interpreter, the installed packages, the environment variables
-  that change how Python and the SDKs load, this file and tools/warm.py, which run before the
-  fork) makes up its key; a caller whose key differs stops it and runs in its own process.
+- the project's modules are never kept: each fork imports them again from the checkout; the one
+  change their import makes outside them (tools/engine.py replaces SDK functions with shortcuts)
+  is undone before the server waits;
+- what the server itself keeps (the interpreter, the installed packages as the site-packages
+  folders list them, the environment variables that change how Python and the SDKs load, this
+  file and tools/warm.py, which run before the fork) makes up its key; a caller whose key differs
+  stops it and runs in its own process. An installed file edited in place changes no listing:
+  stop the server (`python -m tools.preview_server stop`) after doing that.
+
+A fork runs with the server's resource limits, nice level and CPU affinity, not the caller's; a
+caller killed with SIGKILL leaves its preview to finish (Ctrl-C and SIGTERM are passed on).
 
 Off under CI (`CI` set) and with `MLOPS_PREVIEW_SERVER=off` (the tests set it); `=require` makes a
 caller wait for a server and fail without one (the benchmark and its tests). The server stops
@@ -43,6 +51,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 _SERVER_CODE = (REPO_ROOT / "tools" / "preview_server.py", REPO_ROOT / "tools" / "warm.py")
 # Environment variables read while Python and the SDKs import (sys.path, protobuf's backend, ...).
 _IMPORT_ENV_PREFIXES = ("PYTHON", "PULUMI_", "GRPC_", "PROTOCOL_BUFFERS_")
+# Set by each program run (tools/engine.py) and read only by one: never part of a server's state.
+_RUN_ENV = ("PULUMI_CONFIG",)
 DEFAULT_IDLE_S = 900
 # A request is one JSON document; the environment is most of it.
 _MAX_REQUEST = 1 << 20
@@ -88,7 +98,7 @@ def server_key() -> str:
             digest.update(f"{folder}:{os.stat(folder).st_mtime_ns}:".encode())
             digest.update("\0".join(sorted(os.listdir(folder))).encode())
     for name, value in sorted(os.environ.items()):
-        if name.startswith(_IMPORT_ENV_PREFIXES):
+        if name.startswith(_IMPORT_ENV_PREFIXES) and name not in _RUN_ENV:
             digest.update(f"{name}={value}\0".encode())
     for path in _SERVER_CODE:
         digest.update(path.read_bytes())
@@ -100,14 +110,15 @@ def server_key() -> str:
 def run_through_server(argv: list[str]) -> int | None:
     """Runs `python -m tools.preview <argv>` in the warm server; returns its exit code, or None
     when the caller should run the preview itself (no server ready, mode off, a stale server,
-    which is stopped). In 'require' mode waits up to 120 s for a server to start and exits 1 if
-    none answers."""
+    which is stopped). In 'require' mode starts a server and waits up to 120 s for it; exits 1
+    with the server's log if it fails to start. Raises OSError if the server folder is unusable."""
     current = mode()
     if current == "off":
         return None
-    sock_path, lock_path = _paths()
+    sock_path, _ = _paths()
     key = server_key()
     deadline = time.monotonic() + 120
+    starting: subprocess.Popen | None = None
     while True:
         conn = _connect(sock_path)
         if conn is not None:
@@ -116,8 +127,15 @@ def run_through_server(argv: list[str]) -> int | None:
                 return code
         elif current != "require":
             return None
-        else:
-            start_server(wait=False)
+        elif starting is None or starting.poll() is not None and starting.returncode == 0:
+            # None started yet, or the one started found another starting (it exits 0 at once).
+            starting = start_server() or starting
+        elif starting.poll() is not None:
+            log = sock_path.with_suffix(".log")
+            tail = log.read_text(errors="replace").splitlines()[-20:] if log.exists() else []
+            print("\n".join([f"tools.preview: the preview server failed to start (exit {starting.returncode}); "
+                             f"its log, {log}:", *tail]), file=sys.stderr)
+            return 1
         if time.monotonic() > deadline:
             print(f"tools.preview: no preview server answered on {sock_path} within 120 s "
                   "(MLOPS_PREVIEW_SERVER=require)", file=sys.stderr)
@@ -142,17 +160,23 @@ def _request(conn: socket.socket, key: str, argv: list[str]) -> int | None:
                           "env": dict(os.environ)}).encode()
     with conn:
         try:
+            # A server answers at once (it forks); one that does not is treated as absent.
+            conn.settimeout(60)
             socket.send_fds(conn, [len(payload).to_bytes(4, "big")], [0, 1, 2])
             conn.sendall(payload)
             reader = conn.makefile("r", encoding="utf-8")
             first = reader.readline()
-        except OSError:  # a server stopping as this caller connected
+        except OSError:  # a server stopping as this caller connected, or a stuck one
             return None
         if not first:
             return None
         answer = json.loads(first)
         if "stale" in answer:  # the server stops itself; this preview runs here
             return None
+        if "exit" in answer:  # the fork failed before the preview began (its error is on stderr)
+            return int(answer["exit"])
+        conn.settimeout(None)  # a preview takes as long as it takes
+
         # Ctrl-C and a kill reach the preview (its own process group) as they would a local one.
         def forward(signum, _frame):
             with contextlib.suppress(ProcessLookupError):
@@ -172,24 +196,22 @@ def _request(conn: socket.socket, key: str, argv: list[str]) -> int | None:
         return int(json.loads(last)["exit"])
 
 
-def start_server(wait: bool = False) -> None:
-    """Starts a server for this checkout in the background unless one runs or is starting.
-    With `wait`, returns once it answers (at most 120 s)."""
+def start_server(env: dict[str, str] | None = None) -> subprocess.Popen | None:
+    """Starts a server for this checkout in the background, with `env` (default: this process's
+    environment), unless one answers or is starting; returns its process, or None."""
     if mode() == "off":
-        return
+        return None
     sock_path, lock_path = _paths()
-    if _connect(sock_path) is None and not _locked(lock_path):
-        log = open(sock_path.with_suffix(".log"), "ab")
-        subprocess.Popen([sys.executable, "-m", "tools.preview_server", "serve"], cwd=REPO_ROOT,
-                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-        log.close()
-    deadline = time.monotonic() + 120
-    while wait and time.monotonic() < deadline:
-        conn = _connect(sock_path)
-        if conn is not None:
-            conn.close()
-            return
-        time.sleep(0.05)
+    conn = _connect(sock_path)
+    if conn is not None:
+        conn.close()
+        return None
+    if _locked(lock_path):
+        return None
+    with open(sock_path.with_suffix(".log"), "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "tools.preview_server", "serve"], cwd=REPO_ROOT,
+                                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True)
 
 
 def _locked(lock_path: Path) -> bool:
@@ -207,9 +229,10 @@ def stop_server() -> bool:
     conn = _connect(_paths()[0])
     if conn is None:
         return False
+    body = json.dumps({"stop": True}).encode()
     with conn:
-        socket.send_fds(conn, [(2).to_bytes(4, "big")], [])
-        conn.sendall(b"{}")
+        socket.send_fds(conn, [len(body).to_bytes(4, "big")], [])
+        conn.sendall(body)
         conn.recv(1)
     return True
 
@@ -250,19 +273,22 @@ def serve(idle_s: float) -> int:
                 continue
             last_request = time.monotonic()
             request, fds = _receive(conn)
-            if request is None or request.get("key") != key:
-                # A stop, a malformed request or a caller whose code or packages differ: this
-                # server stops (the caller runs its preview itself and starts a new one).
+            if request is None:  # a probe (connect and close) or a malformed request
+                _close(conn, fds)
+                continue
+            if request.get("stop") or request.get("key") != key:
+                # Asked to stop, or a caller whose code or packages differ: this server stops
+                # (such a caller runs its preview itself and starts a new server).
                 with contextlib.suppress(OSError):
                     conn.sendall(b'{"stale": true}\n')
                 _close(conn, fds)
-                reason = ("a malformed request" if request is None else
-                          "asked to stop" if "argv" not in request else "a caller's key differs")
+                reason = "asked to stop" if request.get("stop") else "a caller's key differs"
                 _log(f"server {os.getpid()} stops: {reason}")
                 return 0
             pid = os.fork()
             if pid == 0:
                 listener.close()
+                lock.close()  # the server's lock stays the server's (the parent keeps it)
                 _run_preview(conn, request, fds)  # never returns
             children.add(pid)
             _close(conn, fds)
@@ -288,6 +314,9 @@ def _warm_up() -> None:
     from tools.preview import PROGRAM_MODULES
     from tools.warm import preload
     preload(REPO_ROOT, PROGRAM_MODULES)
+    # Importing tools.engine replaced SDK functions with its shortcuts; a fork's fresh import
+    # must find (and keep as the SDK's) the SDK's own.
+    sys.modules["tools.engine"].use_sdk_stock_path()
     root = str(REPO_ROOT) + os.sep
     for name, module in list(sys.modules.items()):
         origin = getattr(module, "__file__", None) or ""
@@ -310,7 +339,7 @@ def _receive(conn: socket.socket) -> tuple[dict | None, list[int]]:
                 return None, fds
             body += chunk
         request = json.loads(body)
-        if "argv" in request and len(fds) != 3:
+        if not isinstance(request, dict) or ("argv" in request and len(fds) != 3):
             return None, fds
         return request, fds
     except (OSError, ValueError):
@@ -339,9 +368,10 @@ def _run_preview(conn: socket.socket, request: dict, fds: list[int]) -> None:
         unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
         sys.stdin = open(0, closefd=False)
         binary = 0 if unbuffered else -1
-        sys.stdout = io.TextIOWrapper(open(1, "wb", binary, closefd=False), "utf-8",
+        encoding = (os.environ.get("PYTHONIOENCODING") or "utf-8").split(":")[0] or "utf-8"
+        sys.stdout = io.TextIOWrapper(open(1, "wb", binary, closefd=False), encoding,
                                       line_buffering=os.isatty(1), write_through=unbuffered)
-        sys.stderr = io.TextIOWrapper(open(2, "wb", binary, closefd=False), "utf-8", "backslashreplace",
+        sys.stderr = io.TextIOWrapper(open(2, "wb", binary, closefd=False), encoding, "backslashreplace",
                                       line_buffering=True, write_through=unbuffered)
         os.chdir(request["cwd"])
         os.umask(int(request["umask"]))
@@ -353,9 +383,12 @@ def _run_preview(conn: socket.socket, request: dict, fds: list[int]) -> None:
         code = run_here(request["argv"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:  # noqa: BLE001 - reported on the caller's stderr, as a local run would
+        if not isinstance(exc.code, int) and exc.code is not None:
+            print(exc.code, file=sys.stderr)
+    except BaseException as exc:  # noqa: BLE001 - reported on the caller's stderr, as a local run would
         import traceback
         traceback.print_exc()
+        code = 130 if isinstance(exc, KeyboardInterrupt) else 1
     finally:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
