@@ -53,14 +53,15 @@ async def serialize_property(value: Any, deps, property_key, resource_obj=None, 
     """`rpc.serialize_property` (same signature and result): a str, bool, int, float or None
     (exact types) is returned as it is, whatever its declared type, as the SDK does after its
     checks; an untyped plain dict or list becomes the same value with each key passed through
-    `input_transformer`, as the SDK's recursion makes it. Anything else goes to the SDK."""
+    `input_transformer`, as the SDK's recursion makes it. Anything else (a map with the signature
+    key included) goes to the SDK."""
     if not return_protobuf_value:
         kind = type(value)
         if kind in _SCALARS:
             return value
         if typ is None and (kind is dict or kind is list):
             try:
-                return _serialized(value, input_transformer, 0)
+                return _rekeyed(value, input_transformer, 0)
             except _NotPlain:
                 pass
     return await SDK_SERIALIZE_PROPERTY(value, deps, property_key, resource_obj, input_transformer, typ,
@@ -68,18 +69,24 @@ async def serialize_property(value: Any, deps, property_key, resource_obj=None, 
                                         return_protobuf_value)
 
 
-def _serialized(value: Any, translate, depth: int) -> Any:
+def _rekeyed(value: Any, translate, depth: int) -> Any:
+    """A plain value with every map key passed through `translate` (None: keys kept), at every
+    depth: what the SDK's serializer and its output translation make of untyped plain data.
+    Raises _NotPlain for anything else, a map with the signature key (a secret's, which the
+    output translation unwraps) or past _MAX_DEPTH."""
     kind = type(value)
     if kind in _SCALARS:
         return value
     if depth >= _MAX_DEPTH:
         raise _NotPlain
     if kind is dict:
+        if _SIGNATURE in value:
+            raise _NotPlain
         if translate is None:
-            return {k: _serialized(v, None, depth + 1) for k, v in value.items()}
-        return {translate(k): _serialized(v, translate, depth + 1) for k, v in value.items()}
+            return {k: _rekeyed(v, None, depth + 1) for k, v in value.items()}
+        return {translate(k): _rekeyed(v, translate, depth + 1) for k, v in value.items()}
     if kind is list:
-        return [_serialized(v, translate, depth + 1) for v in value]
+        return [_rekeyed(v, translate, depth + 1) for v in value]
     raise _NotPlain
 
 
@@ -105,26 +112,11 @@ def translate_output_properties(output: Any, output_transformer, typ=None, trans
             return output
         if kind is dict or kind is list:
             try:
-                return _translated(output, output_transformer, 0)
+                return _rekeyed(output, output_transformer, 0)
             except _NotPlain:
                 pass
     return SDK_TRANSLATE_OUTPUT_PROPERTIES(output, output_transformer, typ, transform_using_type_metadata,
                                            path, return_none_on_dict_type_mismatch)
-
-
-def _translated(value: Any, translate, depth: int) -> Any:
-    kind = type(value)
-    if kind in _SCALARS:
-        return value
-    if depth >= _MAX_DEPTH:
-        raise _NotPlain
-    if kind is dict:
-        if _SIGNATURE in value:
-            raise _NotPlain
-        return {translate(k): _translated(v, translate, depth + 1) for k, v in value.items()}
-    if kind is list:
-        return [_translated(v, translate, depth + 1) for v in value]
-    raise _NotPlain
 
 
 def struct_to_dict(struct) -> dict[str, Any] | None:
