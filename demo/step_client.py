@@ -9,15 +9,15 @@ the worker sees a `python` either way.
 """
 from __future__ import annotations
 
-import json
 import os
 import socket
 import struct
 import sys
 
-# The framing both ends use (demo/step_server.py imports it): the request's JSON length before it,
-# the step's exit code after it.
-HEADER = struct.Struct("!I")
+from tools.fork_protocol import send_request
+
+# The step's exit code, the server's answer (demo/step_server.py imports it); the request's
+# framing is tools/fork_protocol.py's.
 EXIT = struct.Struct("!i")
 
 
@@ -32,8 +32,7 @@ def main(argv: list[str], server: str, python: str) -> int:
     except OSError as exc:
         print(f"step client: {server}: {exc.strerror}; running {python} instead", file=sys.stderr, flush=True)
         os.execv(python, [python, *argv])
-    body = json.dumps({"argv": argv[2:], "env": dict(os.environ), "cwd": os.getcwd()}).encode()
-    socket.send_fds(conn, [HEADER.pack(len(body)) + body], [0, 1, 2])
+    send_request(conn, {"argv": argv[2:], "env": dict(os.environ), "cwd": os.getcwd()}, [0, 1, 2])
     status = b""
     while len(status) < EXIT.size:
         chunk = conn.recv(EXIT.size - len(status))

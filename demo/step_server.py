@@ -28,13 +28,13 @@ import os
 import select
 import signal
 import socket
-import struct
 import sys
 import threading
 from pathlib import Path
 
-# The framing (the request's JSON length, the step's exit code) is defined once, in the client.
-from demo.step_client import EXIT, HEADER
+# The step's exit code is framed as the client reads it; requests as tools/fork_protocol.py frames them.
+from demo.step_client import EXIT
+from tools.fork_protocol import receive_request
 from tools.warm import collector_paused
 
 # What the steps import inside their functions (pipeline/*.py import lazily, so `python -m
@@ -110,28 +110,17 @@ def serve(path: Path) -> None:
 
 
 def _receive(conn: socket.socket) -> tuple[dict, list[int]] | None:
-    data, fds, _, _ = socket.recv_fds(conn, HEADER.size + MAX_REQUEST_BYTES, 3)
-    if not data and not fds:
+    received = receive_request(conn, MAX_REQUEST_BYTES)
+    if received is None:
         return None
-    if len(fds) != 3:
+    request, fds = received
+    problem = (f"expected stdin, stdout and stderr, got {len(fds)} descriptor(s)" if len(fds) != 3 else
+               None if isinstance(request.get("argv"), list) and isinstance(request.get("env"), dict) else
+               "the request needs argv (a list) and env (an object)")
+    if problem:
         for fd in fds:
             os.close(fd)
-        raise ValueError(f"expected stdin, stdout and stderr, got {len(fds)} descriptor(s)")
-    try:
-        (length,) = HEADER.unpack_from(data)
-        body = data[HEADER.size:]
-        while len(body) < length:
-            chunk = conn.recv(length - len(body))
-            if not chunk:
-                raise ValueError("the caller closed the connection mid-request")
-            body += chunk
-        request = json.loads(body)
-        if not isinstance(request.get("argv"), list) or not isinstance(request.get("env"), dict):
-            raise ValueError("the request needs argv (a list) and env (an object)")
-    except (struct.error, ValueError, AttributeError) as exc:
-        for fd in fds:
-            os.close(fd)
-        raise ValueError(str(exc)) from None
+        raise ValueError(problem)
     return request, fds
 
 

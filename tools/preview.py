@@ -17,7 +17,8 @@ from pathlib import Path
 
 # The stack files' loader (and pydantic under it) is imported where used: a preview served by the
 # warm server (tools/preview_server.py) needs none of it in the calling process.
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from .warm import REPO_ROOT
+
 DEFAULT_OUT = REPO_ROOT / "build" / "preview"
 # What a child needs beyond the SDKs: the program, its review and its rendering.
 PROGRAM_MODULES = ("infra.program", "infra.config", "tools.engine", "tools.render", "tools.summary", "tools.review")

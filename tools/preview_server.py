@@ -16,7 +16,7 @@ What keeps it from serving stale code:
   is undone before the server waits;
 - what the server itself keeps (the interpreter, the installed packages as the site-packages
   folders list them, the environment variables that change how Python and the SDKs load, this
-  file and tools/warm.py, which run before the fork) makes up its key; a caller whose key differs
+  file, tools/warm.py and tools/fork_protocol.py, which run before the fork) makes up its key; a caller whose key differs
   stops it and runs in its own process. An installed file edited in place changes no listing:
   stop the server (`python -m tools.preview_server stop`) after doing that.
 
@@ -46,9 +46,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tools.fork_protocol import receive_request, send_request
+from tools.warm import REPO_ROOT
+
 # Code that runs in the server before the fork: a change to it must not be served by an old server.
-_SERVER_CODE = (REPO_ROOT / "tools" / "preview_server.py", REPO_ROOT / "tools" / "warm.py")
+_SERVER_CODE = tuple(REPO_ROOT / "tools" / name for name in ("preview_server.py", "warm.py", "fork_protocol.py"))
 # Environment variables read while Python and the SDKs import (sys.path, protobuf's backend, ...).
 _IMPORT_ENV_PREFIXES = ("PYTHON", "PULUMI_", "GRPC_", "PROTOCOL_BUFFERS_")
 # Set by each program run (tools/engine.py) and read only by one: never part of a server's state.
@@ -156,14 +158,12 @@ def _connect(path: Path) -> socket.socket | None:
 def _request(conn: socket.socket, key: str, argv: list[str]) -> int | None:
     umask = os.umask(0)
     os.umask(umask)
-    payload = json.dumps({"key": key, "argv": argv, "cwd": os.getcwd(), "umask": umask,
-                          "env": dict(os.environ)}).encode()
+    request = {"key": key, "argv": argv, "cwd": os.getcwd(), "umask": umask, "env": dict(os.environ)}
     with conn:
         try:
             # A server answers at once (it forks); one that does not is treated as absent.
             conn.settimeout(60)
-            socket.send_fds(conn, [len(payload).to_bytes(4, "big")], [0, 1, 2])
-            conn.sendall(payload)
+            send_request(conn, request, [0, 1, 2])
             reader = conn.makefile("r", encoding="utf-8")
             first = reader.readline()
         except OSError:  # a server stopping as this caller connected, or a stuck one
@@ -229,10 +229,8 @@ def stop_server() -> bool:
     conn = _connect(_paths()[0])
     if conn is None:
         return False
-    body = json.dumps({"stop": True}).encode()
     with conn:
-        socket.send_fds(conn, [len(body).to_bytes(4, "big")], [])
-        conn.sendall(body)
+        send_request(conn, {"stop": True}, [])
         conn.recv(1)
     return True
 
@@ -309,41 +307,28 @@ def _warm_up() -> None:
     """Imports what a preview imports, then forgets this repository's own modules (each fork
     imports them afresh from the checkout); the SDKs and libraries stay, frozen out of the
     collector (tools/warm.py)."""
-    import importlib
-
     from tools.preview import PROGRAM_MODULES
-    from tools.warm import preload
+    from tools.warm import forget_project_modules, preload
     preload(REPO_ROOT, PROGRAM_MODULES)
     # Importing tools.engine replaced SDK functions with its shortcuts; a fork's fresh import
     # must find (and keep as the SDK's) the SDK's own.
     sys.modules["tools.engine"].use_sdk_stock_path()
-    root = str(REPO_ROOT) + os.sep
-    for name, module in list(sys.modules.items()):
-        origin = getattr(module, "__file__", None) or ""
-        if name != "__main__" and origin.startswith(root) and not origin.startswith(sys.prefix + os.sep):
-            del sys.modules[name]
-    importlib.invalidate_caches()
+    forget_project_modules()
 
 
 def _receive(conn: socket.socket) -> tuple[dict | None, list[int]]:
+    """A request, or None for a probe, a malformed request or a preview without its three streams."""
     try:
         conn.settimeout(10)
-        head, fds, _, _ = socket.recv_fds(conn, 4, 3)
-        size = int.from_bytes(head, "big") if len(head) == 4 else _MAX_REQUEST + 1
-        if size > _MAX_REQUEST:
-            return None, fds
-        body = b""
-        while len(body) < size:
-            chunk = conn.recv(size - len(body))
-            if not chunk:
-                return None, fds
-            body += chunk
-        request = json.loads(body)
-        if not isinstance(request, dict) or ("argv" in request and len(fds) != 3):
-            return None, fds
-        return request, fds
+        received = receive_request(conn, _MAX_REQUEST)
     except (OSError, ValueError):
         return None, []
+    if received is None:
+        return None, []
+    request, fds = received
+    if "argv" in request and len(fds) != 3:
+        return None, fds
+    return request, fds
 
 
 def _close(conn: socket.socket, fds: list[int]) -> None:

@@ -148,6 +148,19 @@ def _warm_output_types(cls: type) -> None:
             pass
 
 
+def forget_project_modules(keep: Iterable[str] = ()) -> None:
+    """Drops from sys.modules every module of this repository's own packages (its file under
+    REPO_ROOT/<its top-level package>, so a virtualenv inside the checkout is not one), but the
+    packages named in `keep`: the next import of them reads the checkout again."""
+    kept = set(keep)
+    for name, module in list(sys.modules.items()):
+        top = name.split(".")[0]
+        origin = getattr(module, "__file__", None) or ""
+        if top not in kept and origin.startswith(str(REPO_ROOT / top) + os.sep):
+            del sys.modules[name]
+    importlib.invalidate_caches()
+
+
 @dataclass
 class Outcome:
     code: int
@@ -238,11 +251,7 @@ def program_of_tree(tree: Path, stack: str, out: Path) -> Callable[[], int]:
         from .stack_files import StackFileError, load_stack_config
 
         os.chdir(tree)
-        for name, module in list(sys.modules.items()):
-            top = name.split(".")[0]
-            origin = getattr(module, "__file__", None) or ""
-            if top != "tools" and origin.startswith(str(REPO_ROOT / top) + os.sep):
-                del sys.modules[name]
+        forget_project_modules(keep=("tools",))
         sys.path[:] = [str(tree)] + [p for p in sys.path if p and Path(p).resolve() != REPO_ROOT]
         importlib.invalidate_caches()
         try:
