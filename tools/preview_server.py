@@ -65,8 +65,8 @@ def mode() -> str:
     wanted = os.environ.get("MLOPS_PREVIEW_SERVER", "").strip().lower()
     if wanted in ("off", "0", "false", "no"):
         return "off"
-    if wanted == "require":
-        return "require"
+    if wanted in ("auto", "require"):
+        return wanted
     return "off" if os.environ.get("CI", "").strip().lower() not in ("", "0", "false") else "auto"
 
 
