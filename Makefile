@@ -64,8 +64,9 @@ test-venvs: venv system-deps dags/.venv/.installed
 	$(MAKE) -C services/pipeline venv
 
 # One pytest worker per core (pytest-xdist); a file's tests stay on one worker, so each worker
-# builds the shared previews once.
-JOBS ?= $(shell nproc)
+# builds the shared previews once. GNU nproc answers OMP_NUM_THREADS when it is set, and `make
+# test` sets it to 1 for the suites: counted without it, or the suite ran on one worker.
+JOBS ?= $(shell env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 test-infra: venv system-deps
 	$(INFRA_NICE) $(VENV)/bin/python -m pytest tests -q -n $(JOBS) --dist loadfile
 
