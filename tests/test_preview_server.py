@@ -4,6 +4,7 @@ own process writes, it never serves code older than the checkout, and it goes aw
 Each test runs real `python -m tools.preview` processes against a real server, in a server folder
 of its own (MLOPS_PREVIEW_SERVER_DIR), on the dev stack only: a server start imports the SDKs
 (about 2.5 s of CPU)."""
+import contextlib
 import os
 import shutil
 import subprocess
@@ -88,6 +89,31 @@ def test_a_preview_starts_the_server_and_the_next_is_served_as_a_run_here(server
         log = _log(server_dir)
         assert log.count(" runs preview ") == 2 and log.count(" ready ") == 1 and " stops" not in log
     finally:
+        _stop(REPO_ROOT, server_dir)
+
+
+def test_a_killed_caller_takes_its_preview_with_it(server_dir, tmp_path):
+    # The preview blocks on its first output file (a FIFO nobody reads) until its caller is
+    # killed; left running it would go on writing the folder the next preview writes.
+    out = tmp_path / "out"
+    (out / "dev").mkdir(parents=True)
+    os.mkfifo(out / "dev" / "resources.json")
+    environment = {**os.environ, "MLOPS_PREVIEW_SERVER": "require", "MLOPS_PREVIEW_SERVER_DIR": str(server_dir)}
+    environment.pop("CI", None)
+    try:
+        caller = subprocess.Popen([sys.executable, "-m", "tools.preview", "dev", "--out", str(out)], cwd=REPO_ROOT,
+                                  env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for(lambda: " runs preview " in _log(server_dir))
+        fork = int(_log(server_dir).split(" runs preview ")[1].split(":")[0])
+        time.sleep(1)
+        assert Path(f"/proc/{fork}").exists() and caller.poll() is None  # blocked, as planned
+        caller.kill()
+        caller.wait(timeout=30)
+        _wait_for(lambda: not Path(f"/proc/{fork}").exists(), seconds=30)  # killed and reaped
+    finally:
+        # Should a preview still wait on the FIFO, a reader that opens and closes it sets it free.
+        with contextlib.suppress(OSError):
+            os.close(os.open(out / "dev" / "resources.json", os.O_RDONLY | os.O_NONBLOCK))
         _stop(REPO_ROOT, server_dir)
 
 

@@ -20,10 +20,12 @@ What keeps it from serving stale code:
   stops it and runs in its own process. An installed file edited in place changes no listing:
   stop the server (`python -m tools.preview_server stop`) after doing that.
 
-A fork runs with the server's resource limits, nice level and CPU affinity, not the caller's; a
-caller killed with SIGKILL leaves its preview to finish (Ctrl-C and SIGTERM are passed on).
+A fork runs with the server's resource limits, nice level and CPU affinity, not the caller's.
+Ctrl-C and SIGTERM are passed on to the preview; a caller killed with SIGKILL takes its preview
+with it (the fork sees the caller's end of the socket close).
 
-Off under CI (`CI` set) and with `MLOPS_PREVIEW_SERVER=off` (the tests set it); `=require` makes a
+Off under CI (`CI` set, unless a mode is asked for by name) and with `MLOPS_PREVIEW_SERVER=off`
+(the tests set it); `=auto` asks for the default behaviour; `=require` makes a
 caller wait for a server and fail without one (the benchmark and its tests). The server stops
 after `MLOPS_PREVIEW_SERVER_IDLE` seconds without a preview (default 900), when its checkout is
 gone, and on `python -m tools.preview_server stop`. Socket and lock live in a private (0700)
@@ -43,6 +45,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -362,6 +365,8 @@ def _run_preview(conn: socket.socket, request: dict, fds: list[int]) -> None:
         os.umask(int(request["umask"]))
         sys.argv = [str(REPO_ROOT / "tools" / "preview.py"), *request["argv"]]
         conn.sendall(json.dumps({"pgid": os.getpid()}).encode() + b"\n")
+        conn.settimeout(None)  # _receive's 10 s would read as a caller gone
+        threading.Thread(target=_end_with_the_caller, args=(conn,), name="caller", daemon=True).start()
         import tools.warm
         from tools.preview import run_here
         tools.warm.SDK_REFERENCES_RESOLVED = True  # the server's own start did (0.13-0.2 s a run)
@@ -381,6 +386,16 @@ def _run_preview(conn: socket.socket, request: dict, fds: list[int]) -> None:
         with contextlib.suppress(OSError):
             conn.sendall(json.dumps({"exit": code}).encode() + b"\n")
         os._exit(code)
+
+
+def _end_with_the_caller(conn: socket.socket) -> None:
+    """Kills this preview's process group when its caller goes away (killed: its end of the
+    socket closes before the exit code is read), as the caller's own process would have died with
+    it. A preview left running would go on writing the output folder the next preview writes.
+    The caller sends nothing after its request: any read that returns is the end."""
+    with contextlib.suppress(OSError):
+        conn.recv(1)
+    os.killpg(os.getpid(), signal.SIGKILL)
 
 
 def main(argv: list[str] | None = None) -> int:
