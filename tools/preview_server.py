@@ -25,7 +25,8 @@ Ctrl-C and SIGTERM are passed on to the preview; a caller killed with SIGKILL ta
 with it (the fork sees the caller's end of the socket close).
 
 Off under CI (`CI` set, unless a mode is asked for by name) and with `MLOPS_PREVIEW_SERVER=off`
-(the tests set it); `=auto` asks for the default behaviour; `=require` makes a
+(the tests set it); `=auto`, the default elsewhere, uses a ready server and starts one when
+there is none; `=require` makes a
 caller wait for a server and fail without one (the benchmark and its tests). The server stops
 after `MLOPS_PREVIEW_SERVER_IDLE` seconds without a preview (default 900), when its checkout is
 gone, and on `python -m tools.preview_server stop`. Socket and lock live in a private (0700)
