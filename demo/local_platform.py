@@ -21,6 +21,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -94,6 +95,7 @@ class Platform:
     urls: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     pipeline_python: Path = PIPELINE_PYTHON
+    _step_socket: Path | None = field(default=None, repr=False)
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -138,6 +140,8 @@ class Platform:
         for service in reversed(self.services):
             service.stop()
         self.services.clear()
+        if self._step_socket is not None:
+            shutil.rmtree(self._step_socket.parent, ignore_errors=True)
 
     # --- services --------------------------------------------------------------------
     def _url(self, name: str) -> str:
@@ -214,7 +218,7 @@ class Platform:
 
     def _start_step_server(self) -> None:
         # Started early: its imports (about 10 s of CPU) overlap the other services' start.
-        self._step_socket = self.work / "steps.sock"
+        self._step_socket = step_socket_path()
         self._spawn("steps", [str(PIPELINE_PYTHON), "-m", "demo.step_server", "--socket", str(self._step_socket)])
 
     def _start_serving(self) -> None:
@@ -274,6 +278,16 @@ def _model_rule_groups(model: str) -> dict:
     doc = yaml.safe_load((REPO / "models" / f"{model}.yaml").read_text())
     return model_rule_groups(model, model, doc["alerting"]["team"], float(doc["slo"]["availability"]),
                              doc["slo"]["p99LatencyMs"] / 1000)
+
+
+def step_socket_path() -> Path:
+    """Where the step server listens: `steps.sock` in a new private (0700) folder under the
+    temporary directory, which Platform.stop() removes.
+
+    Not in the work folder: a Unix socket's path may not exceed 107 bytes (sun_path), and
+    <checkout>/build/test-demo/work/platform/steps.sock would not bind under a checkout path of
+    more than 66 characters (GitHub Actions checks out at /home/runner/work/<repo>/<repo>)."""
+    return Path(tempfile.mkdtemp(prefix="mlops-steps-")) / "steps.sock"
 
 
 def unix_socket_accepts(path: Path) -> bool:
