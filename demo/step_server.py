@@ -114,14 +114,13 @@ def _receive(conn: socket.socket) -> tuple[dict, list[int]] | None:
     if received is None:
         return None
     request, fds = received
-    problem = (f"expected stdin, stdout and stderr, got {len(fds)} descriptor(s)" if len(fds) != 3 else
-               None if isinstance(request.get("argv"), list) and isinstance(request.get("env"), dict) else
-               "the request needs argv (a list) and env (an object)")
-    if problem:
-        for fd in fds:
-            os.close(fd)
-        raise ValueError(problem)
-    return request, fds
+    if len(fds) == 3 and isinstance(request.get("argv"), list) and isinstance(request.get("env"), dict):
+        return request, fds
+    for fd in fds:
+        os.close(fd)
+    if len(fds) != 3:
+        raise ValueError(f"expected stdin, stdout and stderr, got {len(fds)} descriptor(s)")
+    raise ValueError("the request needs argv (a list) and env (an object)")
 
 
 def _run_step(conn: socket.socket, request: dict, fds: list[int]) -> None:

@@ -253,7 +253,6 @@ def program_of_tree(tree: Path, stack: str, out: Path) -> Callable[[], int]:
         os.chdir(tree)
         forget_project_modules(keep=("tools",))
         sys.path[:] = [str(tree)] + [p for p in sys.path if p and Path(p).resolve() != REPO_ROOT]
-        importlib.invalidate_caches()
         try:
             config = load_stack_config(stack, tree / "stacks" / f"Pulumi.{stack}.yaml")
         except StackFileError as exc:
