@@ -4,7 +4,9 @@ change what a step does). Runs in services/pipeline's venv, with a real server o
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +16,8 @@ import pytest
 
 from demo.local_platform import unix_socket_accepts
 from demo.step_client import write_launcher
+from demo.step_server import _receive
+from tools.fork_protocol import send_request
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = REPO / "services" / "pipeline" / ".venv" / "bin" / "python"
@@ -150,3 +154,16 @@ def test_the_preloaded_modules_are_frozen_out_of_every_collection():
     frozen, tracked = map(int, done.stdout.split())
     assert frozen > 20_000
     assert tracked < frozen // 10  # what a step's collections still walk
+
+
+@pytest.mark.parametrize(("request_", "fds", "problem"), [
+    ({"argv": [], "env": {}}, [], "expected stdin, stdout and stderr, got 0 descriptor(s)"),
+    ({"argv": "generate", "env": {}}, [0, 1, 2], "the request needs argv (a list) and env (an object)")])
+def test_a_malformed_request_is_refused_and_its_descriptors_closed(request_, fds, problem):
+    open_before = len(os.listdir("/proc/self/fd"))
+    caller, server = socket.socketpair()
+    with caller, server:
+        send_request(caller, request_, fds)
+        with pytest.raises(ValueError, match=re.escape(problem)):
+            _receive(server)
+    assert len(os.listdir("/proc/self/fd")) == open_before
