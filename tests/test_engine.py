@@ -4,8 +4,10 @@ whole previews."""
 import asyncio
 import enum
 import json
+import logging
 import textwrap
 
+import pulumi.log
 import pytest
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
@@ -260,3 +262,56 @@ def test_values_deeper_than_the_closed_forms_go_are_the_sdks():
 def test_a_state_that_is_not_a_map_has_no_closed_form(state):
     assert plain_rpc.plain_struct(state) is None
     assert plain_rpc.deserialized(state) is None
+
+
+@pytest.mark.parametrize("value", [
+    {"replicas": 3.0, "ratio": 0.5, "flag": True, "name": "recsys", "gone": None, "list": [1.0, None, {"b": 2.0}]},
+    {"password": {rpc._special_sig_key: rpc._special_secret_sig, "value": {"user": "u", "pass": "p"}}},
+    (1.0, "x"), Tier.GOLD, float("inf"), -0.0, 2**60, "",
+])
+def test_the_records_plain_data_path_writes_what_the_general_path_writes(value):
+    from tools.recorder import _normalize_any, normalize
+    assert json.dumps(normalize(value)) == json.dumps(_normalize_any(value))
+
+
+@pytest.fixture
+def _engine():
+    from pulumi.runtime.settings import SETTINGS
+    saved = SETTINGS.engine
+    yield lambda engine: setattr(SETTINGS, "engine", engine)
+    SETTINGS.engine = saved
+
+
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.mark.parametrize("level", [logging.DEBUG, logging.WARNING])
+def test_debug_lines_reach_a_mock_engines_logger_that_keeps_them(level, _engine):
+    from pulumi.runtime.mocks import MockEngine
+    logger = logging.getLogger(f"test-engine-debug-{level}")
+    logger.propagate, lines = False, _Lines()
+    logger.addHandler(lines)
+    logger.setLevel(level)
+    _engine(MockEngine(logger))
+    pulumi.log.debug("registering")
+    assert lines.lines == (["registering"] if level == logging.DEBUG else [])
+
+
+def test_debug_lines_reach_any_other_engine(_engine):
+    class Engine:
+        def __init__(self):
+            self.requests = []
+
+        def Log(self, request):  # noqa: N802 (gRPC method name)
+            self.requests.append(request.message)
+
+    engine = Engine()
+    _engine(engine)
+    pulumi.log.debug("registering")
+    assert engine.requests == ["registering"]

@@ -15,13 +15,16 @@ def test_two_previews_are_byte_identical(preview_dir, tmp_path):
 
 
 def test_the_engines_fast_path_changes_no_byte(preview_dir, tmp_path):
-    # tools/engine.py and tools/recorder.py leave the SDK's stock path in four places (its stack
-    # walk, the thread pool between program and monitor, the collector during the run, the
-    # asynchronous serializer in the monitor); with every one of them back, same bytes.
+    # tools/engine.py, tools/recorder.py, tools/plain_rpc.py and tools/resolved_outputs.py leave
+    # the SDK's stock path (its stack walk, the thread pool between program and monitor, the
+    # collector during the run, its conversions of plain values, its coroutine per output, its
+    # debug lines); with every one of them back, same bytes.
     stock = ("import sys, pulumi.runtime.resource as r, tools.engine as e\n"
              "assert e.FAST_PATH and e.SDK_STACK_TRACE is not None and r._get_stack_trace is not e.SDK_STACK_TRACE\n"
              "e.use_sdk_stock_path()\n"
              "assert not e.FAST_PATH and r._get_stack_trace is e.SDK_STACK_TRACE\n"
+             "import pulumi.log, pulumi.runtime.rpc as rpc, tools.resolved_outputs as o\n"
+             "assert pulumi.log.debug is e.SDK_LOG_DEBUG and rpc.transfer_properties is o.SDK_TRANSFER_PROPERTIES\n"
              "from tools.preview import main\n"
              f"sys.exit(main(['--out', {str(tmp_path)!r}, *{list(STACKS)!r}]))")
     done = subprocess.run([sys.executable, "-c", stock], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi.log
 import pulumi.runtime.resource
+import pulumi.runtime.settings
+from pulumi.runtime.mocks import MockEngine
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from . import plain_rpc
+from . import plain_rpc, resolved_outputs
 from .mocks import PlatformMocks
 from .recorder import RecordingMonitor
 from .stack_files import REPO_ROOT
@@ -37,8 +40,27 @@ if SDK_STACK_TRACE is not None:
     pulumi.runtime.resource._get_stack_trace = _no_stack_trace
 
 
-# Plain values cross the SDK's conversions in closed form (tools/plain_rpc.py).
+SDK_LOG_DEBUG = pulumi.log.debug
+
+
+def _debug_unless_dropped(msg: str, resource=None, stream_id=None, ephemeral=None) -> None:
+    """`pulumi.log.debug`, but nothing at all where the mock engine's logger drops debug lines.
+
+    The SDK logs about four debug lines per registration (110 per model file), each a protobuf
+    LogRequest the mock engine hands to the preview's logger, which keeps WARNING and above."""
+    engine = pulumi.runtime.settings.get_engine()
+    if type(engine) is MockEngine and not engine.logger.isEnabledFor(logging.DEBUG):
+        return
+    SDK_LOG_DEBUG(msg, resource, stream_id, ephemeral)
+
+
+pulumi.log.debug = _debug_unless_dropped
+
+
+# Plain values cross the SDK's conversions in closed form (tools/plain_rpc.py); outputs whose
+# value the SDK already holds are made without a coroutine each (tools/resolved_outputs.py).
 plain_rpc.install()
+resolved_outputs.install()
 
 
 class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
@@ -62,8 +84,8 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
 
 
 # Set False (tests/test_preview_output.py does) to run the SDK's stock path: a thread pool
-# between program and monitor, the collector on, the SDK's own conversions of every value and its
-# stack walk. The preview must be byte-identical either way.
+# between program and monitor, the collector on, the SDK's own conversions of every value, its
+# coroutine per output and its stack walk. The preview must be byte-identical either way.
 FAST_PATH = True
 
 
@@ -72,6 +94,8 @@ def use_sdk_stock_path() -> None:
     global FAST_PATH
     FAST_PATH = False
     plain_rpc.install(shortcuts=False)
+    resolved_outputs.install(shortcuts=False)
+    pulumi.log.debug = SDK_LOG_DEBUG
     if SDK_STACK_TRACE is not None:
         pulumi.runtime.resource._get_stack_trace = SDK_STACK_TRACE
 

@@ -11,6 +11,7 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 from . import plain_rpc
 
 SECRET = "[secret]"
+_SIGNATURE = rpc._special_sig_key
 
 
 class RecordingMonitor(MockMonitor):
@@ -70,6 +71,22 @@ class RecordingMonitor(MockMonitor):
 def normalize(value: Any) -> Any:
     """JSON-ready: secrets masked, integral floats as ints (the wire has only doubles),
     resource references as URNs, nulls dropped so an unset input and a None input read alike."""
+    # Plain data by exact type first: most of a record is plain data, and the checks below for
+    # a secret, a resource or a subclass ran at every value. Anything else (a secret's map, a
+    # tuple, an Enum) takes the general path.
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or value is None:
+        return value
+    if kind is float:
+        return int(value) if value.is_integer() else value
+    if kind is dict and _SIGNATURE not in value:
+        return {k: normalize(v) for k, v in sorted(value.items()) if v is not None}
+    if kind is list:
+        return [normalize(v) for v in value]
+    return _normalize_any(value)
+
+
+def _normalize_any(value: Any) -> Any:
     if rpc.is_rpc_secret(value):
         return _mask(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
