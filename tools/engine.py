@@ -85,7 +85,8 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
 
 # Set False (tests/test_preview_output.py does) to run the SDK's stock path: a thread pool
 # between program and monitor, the collector on, the SDK's own conversions of every value, its
-# coroutine per output and its stack walk. The preview must be byte-identical either way.
+# coroutine per output, its debug lines and its stack walk. The preview must be byte-identical
+# either way.
 FAST_PATH = True
 
 
