@@ -12,8 +12,8 @@ figures share one machine state:
    its own process (MLOPS_PREVIEW_SERVER=off: CI, the tests), and with one cold process per
    stack (what the preview did before it forked: the alternative a user would otherwise script).
 3. Scaling with model files: the dev stack's program phase with 1, 10, 50 and 200 copies of
-   models/recsys.yaml, the resources each added model declares, and the time per added model
-   (least-squares slope).
+   models/recsys.yaml (the counts round-robin, run after run), the resources each added model
+   declares, and the time per added model (least-squares slope).
 4. The SDK's registration floor: the time per resource of programs that declare nothing but
    resources (a bare CustomResource with two inputs; a kubernetes ConfigMap), under the
    preview's own mocks and recording monitor, against the program's time per resource of an
@@ -183,18 +183,18 @@ def _models_dir(tmp: Path, copies: int) -> Path:
 
 def _model_table(counts: list[int], runs: int, tmp: Path) -> tuple[list[str], float, float]:
     """The scaling table, the seconds per added model (slope) and the resources per added model."""
-    medians: dict[int, float] = {}
-    cpu: dict[int, float] = {}
-    resources: dict[int, int] = {}
-    for n in counts:
-        folder = _models_dir(tmp, n)
-        samples = []
-        for _ in range(runs):
-            samples.append(_child("--child-phases", str(tmp / f"out-{n}"), "dev",
-                                  env={"MLOPS_MODELS_DIR": str(folder)}, what=f"{n} models: ")["dev"])
-        medians[n] = statistics.median(s["program"] for s in samples)
-        cpu[n] = statistics.median(s["program_cpu"] for s in samples)
-        resources[n] = samples[0]["resources"]
+    folders = {n: _models_dir(tmp, n) for n in counts}
+    samples: dict[int, list[dict]] = {n: [] for n in counts}
+    # Round-robin over the counts, as the command table interleaves its commands: this machine's
+    # speed drifts by minutes, and one count's runs back to back put the drift into the slope
+    # (table 3 read 25.2 and 44.7 ms per model 16 minutes apart, 2026-11-30).
+    for _ in range(runs):
+        for n in counts:
+            samples[n].append(_child("--child-phases", str(tmp / f"out-{n}"), "dev",
+                                     env={"MLOPS_MODELS_DIR": str(folders[n])}, what=f"{n} models: ")["dev"])
+    medians = {n: statistics.median(s["program"] for s in samples[n]) for n in counts}
+    cpu = {n: statistics.median(s["program_cpu"] for s in samples[n]) for n in counts}
+    resources = {n: samples[n][0]["resources"] for n in counts}
     xs = list(medians)
     slope = _slope(xs, list(medians.values()))
     cpu_slope = _slope(xs, [cpu[n] for n in xs])
