@@ -79,13 +79,16 @@ def create_urn(name, type_, parent=None, project=None, stack=None) -> Output:
     resource) goes to the SDK."""
     if type(name) is not str or type(type_) is not str or not (parent is None or type(parent) is str):
         return SDK_CREATE_URN(name, type_, parent, project, stack)
-    if parent is None:
-        stack = settings.get_stack() if stack is None else stack
-        project = settings.get_project() if project is None else project
-        prefix = "urn:pulumi:" + stack + "::" + project + "::"
-    else:
-        prefix = parent[0:parent.rfind("::")] + "$"
-    return _known(prefix + type_ + "::" + name)
+    if parent is not None:
+        return _known(_child_urn(parent, type_, name))
+    stack = settings.get_stack() if stack is None else stack
+    project = settings.get_project() if project is None else project
+    return _known("urn:pulumi:" + stack + "::" + project + "::" + type_ + "::" + name)
+
+
+def _child_urn(parent_urn: str, type_: str, name: str) -> str:
+    # The SDK's create_urn under a parent: the parent's URN up to its last "::", then "$".
+    return parent_urn[0:parent_urn.rfind("::")] + "$" + type_ + "::" + name
 
 
 def collapse_alias_to_urn(alias, defaultName, defaultType, defaultParent) -> Output:  # noqa: N803 - the SDK's names
@@ -104,13 +107,10 @@ def collapse_alias_to_urn(alias, defaultName, defaultType, defaultParent) -> Out
     stack = alias.stack if alias.stack is not ... and alias.stack is not None else settings.get_stack()
     if not (type(name) is str and type(type_) is str and type(project) is str and type(stack) is str):
         return SDK_COLLAPSE_ALIAS_TO_URN(alias, defaultName, defaultType, defaultParent)
-    suffix = type_ + "::" + name
-    if parent is None:
-        return _known("urn:pulumi:" + stack + "::" + project + "::" + suffix)
-    if type(parent) is str:
-        return _known(parent[0:parent.rfind("::")] + "$" + suffix)
+    if parent is None or type(parent) is str:
+        return create_urn(name, type_, parent, project, stack)
     if isinstance(parent, Resource):
-        return parent.urn.apply(lambda urn: urn[0:urn.rfind("::")] + "$" + suffix)
+        return parent.urn.apply(lambda urn: _child_urn(urn, type_, name))
     return SDK_COLLAPSE_ALIAS_TO_URN(alias, defaultName, defaultType, defaultParent)
 
 
