@@ -66,7 +66,9 @@ def mlflow_server(workdir: Path, artifact_root: str, env: dict[str, str]) -> tup
                       "--default-artifact-root", artifact_root, "--no-serve-artifacts"], workdir,
                      # The server imports hundreds of modules; letting it cache their bytecode in the
                      # venv (not the repository) turns a minutes-long start on a busy machine into seconds.
-                     {**env, "PYTHONDONTWRITEBYTECODE": ""}, "mlflow")
+                     # No job runner: a registry has no MLflow jobs, and its huey consumers took ~30 s
+                     # of CPU over this suite (2026-11-30).
+                     {**env, "PYTHONDONTWRITEBYTECODE": "", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}, "mlflow")
     wait_until(lambda: server.alive() and http_ok(f"{url}/health"), "the MLflow server", deadline=480)
     return server, url
 
