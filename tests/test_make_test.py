@@ -3,7 +3,7 @@
 GNU nproc reports OMP_NUM_THREADS when it is set, and `make test` exports OMP_NUM_THREADS=1 to
 its suites: a worker count read from a plain `nproc` said 1 wherever OMP_NUM_THREADS was set
 (found 2026-11-30). Alone, the suite takes one worker per core; inside `make test`, beside five
-other suites, it takes SUITE_JOBS (1: with two, the load reached 12 and the demo's canary analysis,
+other suites, it takes SUITE_JOBS (0, no worker process: with two, the load reached 12 and the demo's canary analysis,
 which judges p99 latency for real, rolled back a healthy canary)."""
 import os
 import re
@@ -30,5 +30,5 @@ def test_alone_the_infrastructure_suite_runs_one_worker_per_core(omp):
 
 
 def test_inside_make_test_it_runs_suite_jobs_workers():
-    assert workers("test", {}) == ["1"]
+    assert workers("test", {}) == ["0"]  # the files one after another in pytest's own process
     assert workers("test", {}, "SUITE_JOBS=3") == ["3"]
