@@ -106,6 +106,7 @@ class Loop:
         self.aliases: list[dict] = []
         self.started_at = time.time()
         self._phase = "start"
+        self._airflow_runner: subprocess.Popen | None = None
 
     # --- the phases ------------------------------------------------------------------
     def run(self) -> dict:
@@ -138,10 +139,14 @@ class Loop:
     def stop(self) -> None:
         if self.traffic is not None:
             self.traffic.stop()
-        migrate = getattr(self, "_migrate", None)
-        if migrate is not None and migrate.poll() is None:
-            os.killpg(migrate.pid, 15)
-            migrate.wait(timeout=30)
+        for airflow in (getattr(self, "_migrate", None), self._airflow_runner):
+            if airflow is not None and airflow.poll() is None:
+                os.killpg(airflow.pid, 15)
+                try:
+                    airflow.wait(timeout=30)
+                except subprocess.TimeoutExpired:  # a run's task that ignores SIGTERM
+                    os.killpg(airflow.pid, 9)
+                    airflow.wait()
         self.platform.stop()
 
     @contextmanager
@@ -181,39 +186,52 @@ class Loop:
             lines = (self.work / "airflow-migrate.log").read_text(errors="replace").strip().splitlines()
             raise self.fail(f"airflow db migrate exited {migrate.returncode}: {(lines or ['?'])[-1]}")
 
+    def _airflow(self) -> subprocess.Popen:
+        """demo/airflow_run.py in the DAG venv: Airflow imported and the DAGs parsed once for the
+        demo's five runs; started at the first run (the database is migrated by then)."""
+        if self._airflow_runner is None:
+            with (self.work / "airflow-runner.log").open("ab") as log:
+                self._airflow_runner = subprocess.Popen(
+                    [str(DAGS_PYTHON), str(REPO / "demo" / "airflow_run.py")], env=self._airflow_env(),
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
+            os.set_blocking(self._airflow_runner.stdout.fileno(), False)
+        return self._airflow_runner
+
     def _dag_test(self, dag_id: str, at: datetime, tasks: list[str] | None = None, conf: dict | None = None,
                   while_running=None) -> dict:
-        """One dag.test() run in the DAG venv; {"run", "tasks", "asset_events", "queued"}.
-        while_running() is called every half second while it runs (the traffic's start)."""
-        argv = [str(DAGS_PYTHON), str(REPO / "demo" / "airflow_run.py"), dag_id, at.isoformat(),
-                "--conf", json.dumps(conf or {})] + (["--tasks", ",".join(tasks)] if tasks else [])
+        """One dag.test() run; {"run", "tasks", "asset_events", "queued"}. Its output is in
+        work/airflow-<dag_id>-<run_after>.log. while_running() is called every half second while
+        it runs (the traffic's start)."""
         log_path = self.work / f"airflow-{dag_id}-{at:%Y%m%dT%H%M}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(argv, env=self._airflow_env(), stdout=subprocess.PIPE, stderr=log,
-                                       start_new_session=True)
-            out = b""
-            try:
-                os.set_blocking(process.stdout.fileno(), False)
-                deadline = time.monotonic() + 900
-                while process.poll() is None:
-                    if time.monotonic() > deadline:
-                        raise self.fail(f"{dag_id} did not finish in 900 s (log {log_path})")
-                    out += process.stdout.read() or b""
-                    if while_running is not None:
-                        while_running()
-                    time.sleep(0.5)
-                out += process.stdout.read() or b""
-            finally:
-                if process.poll() is None:
-                    os.killpg(process.pid, 9)
-                    process.wait()
-        with log_path.open("ab") as log:  # dag.test() logs its tasks to stdout
-            log.write(out)
-        lines = out.decode(errors="replace").strip().splitlines()
+        runner = self._airflow()
+        request = {"dag_id": dag_id, "run_after": at.isoformat(), "tasks": tasks, "conf": conf or {},
+                   "log": str(log_path)}
+        answer = b""
         try:
-            states = json.loads(lines[-1])
-        except (IndexError, ValueError):
-            raise self.fail(f"{dag_id} run printed no result (exit {process.returncode}): {_step_failure(log_path)}") from None
+            runner.stdin.write(json.dumps(request).encode() + b"\n")
+            runner.stdin.flush()
+            deadline = time.monotonic() + 900
+            while not answer.endswith(b"\n"):
+                if runner.poll() is not None:
+                    break
+                if time.monotonic() > deadline:
+                    raise self.fail(f"{dag_id} did not finish in 900 s (log {log_path})")
+                answer += runner.stdout.read() or b""
+                if while_running is not None:
+                    while_running()
+                if not answer.endswith(b"\n"):
+                    time.sleep(0.5)
+        except BrokenPipeError:
+            runner.wait(timeout=30)
+        if not answer.endswith(b"\n"):
+            raise self.fail(f"{dag_id}: the Airflow runner exited {runner.returncode}: "
+                            f"{_last_line(self.work / 'airflow-runner.log')}")
+        try:
+            states = json.loads(answer)
+        except ValueError:
+            raise self.fail(f"{dag_id}: the Airflow runner answered {answer[:200]!r}, not one JSON line") from None
+        if "error" in states:
+            raise self.fail(f"{dag_id} run failed: {states['error']} ({_step_failure(log_path)})")
         return states
 
     # --- lake ------------------------------------------------------------------------
@@ -410,6 +428,11 @@ def _canary_percent() -> float:
 
     doc = yaml.safe_load((REPO / "models" / f"{MODEL}.yaml").read_text())
     return float((doc.get("canary") or {}).get("trafficPercent", 0))
+
+
+def _last_line(log: Path) -> str:
+    lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+    return (lines or ["(no output)"])[-1][-400:]
 
 
 def _step_failure(log: Path) -> str:
