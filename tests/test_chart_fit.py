@@ -8,11 +8,11 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-import kubernetes_validate
 import pytest
 import yaml
 
 import components
+import k8s_validate as kubernetes_validate
 from components.cluster_addons import CLUSTER_AUTOSCALER, CLUSTER_AUTOSCALER_REPOSITORY
 from components.helm_release import ChartPin
 from crd_schemas import CrdNotVendored, is_custom, vendored
