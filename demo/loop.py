@@ -183,8 +183,7 @@ class Loop:
 
     def _wait_migrate(self, migrate: subprocess.Popen) -> None:
         if migrate.wait(timeout=600) != 0:
-            lines = (self.work / "airflow-migrate.log").read_text(errors="replace").strip().splitlines()
-            raise self.fail(f"airflow db migrate exited {migrate.returncode}: {(lines or ['?'])[-1]}")
+            raise self.fail(f"airflow db migrate exited {migrate.returncode}: {_last_line(self.work / 'airflow-migrate.log')}")
 
     def _airflow(self) -> subprocess.Popen:
         """demo/airflow_run.py in the DAG venv: Airflow imported and the DAGs parsed once for the
