@@ -3,9 +3,11 @@ the Pushgateway, and a basic-auth `mlflow server` whose artifacts live on moto S
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -220,13 +222,17 @@ def test_a_canary_failing_late_is_rolled_back_at_the_first_check_over_the_thresh
 def test_watch_waits_for_the_window_after_the_release_started(env, admin, capsys):
     _, v2 = in_canary(admin, capsys, "watched")
     started = tags(admin, "watched", v2)["release.started_at"]
-    code, result, _ = release(capsys, "watched", "analyze", "--slo-p99-ms", SLO_P99_MS, "--window", "4s",
+    # A window that ends 4 s from now, however long `release start` and the lookups took: a fixed
+    # 4 s window had passed before the analysis began on a slow machine (`make test`, 2026-11-30),
+    # and a window already over is the last one before now (a retry's), not the release's.
+    seconds = math.ceil(time.time() - cli._end_time(started)) + 4
+    code, result, _ = release(capsys, "watched", "analyze", "--slo-p99-ms", SLO_P99_MS, "--window", f"{seconds}s",
                               "--checks", "2", "--watch")
     # Nothing was served (the recorded series are from January): both checks wait, the last one
-    # at the window's end, 4 s after `release start`.
+    # at the window's end, `seconds` after `release start`.
     assert (code, result["decision"], result["check"]) == (cli.EXIT_WAIT, "wait", 2)
-    end = cli._iso(cli._end_time(started) + 4)
-    assert result["window"] == f"4s ending {end}"
+    end = cli._iso(cli._end_time(started) + seconds)
+    assert result["window"] == f"{seconds}s ending {end}"
     assert tags(admin, "watched", v2)["release.analysis.analyzed_at"] >= end
 
 
