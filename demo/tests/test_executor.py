@@ -4,21 +4,17 @@ request in the executor histogram of the metric contract."""
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-from demo.local_platform import SERVING_PYTHON, free_port, http_ok
+from demo.local_platform import SERVING_PYTHON, free_port
 from observability.metrics_contract import EXECUTOR_BUCKETS
 from observability.release_queries import EXECUTOR
-
-REPO = Path(__file__).resolve().parents[2]
+from started import start_service
 
 
 class _ModelServer(BaseHTTPRequestHandler):
@@ -48,27 +44,14 @@ def model_server():
     server.shutdown()
 
 
-def _executor(tmp_path: Path, stable: str, canary: str, canary_percent: str):
-    port = free_port()
-    log = tmp_path / f"executor-{port}.log"
-    process = subprocess.Popen([str(SERVING_PYTHON), "-m", "demo.executor", "--port", str(port), "--stable", stable,
-                                "--canary", canary, "--canary-percent", canary_percent, "--deployment", "recsys"],
-                               cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while not http_ok(f"{url}/prometheus"):
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "the executor did not answer within 60 s"
-        time.sleep(0.2)
-    return process, url
-
-
 @pytest.fixture
 def executor(tmp_path):
     started = []
 
     def start(stable: str, canary: str, canary_percent: str) -> str:
-        process, url = _executor(tmp_path, stable, canary, canary_percent)
+        process, url, _ = start_service([str(SERVING_PYTHON), "-m", "demo.executor", "--stable", stable, "--canary",
+                                         canary, "--canary-percent", canary_percent, "--deployment", "recsys"],
+                                        tmp_path, "executor", "/prometheus")
         started.append(process)
         return url
     yield start

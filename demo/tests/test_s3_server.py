@@ -3,30 +3,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from demo.local_platform import free_port, http_ok
+from started import start_service
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def s3_server(tmp_path):
-    port = free_port()
-    log = tmp_path / "s3.log"
-    process = subprocess.Popen([sys.executable, "-m", "demo.s3_server", "--port", str(port)], cwd=REPO,
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while not http_ok(f"{url}/"):
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "the S3 server did not answer within 60 s"
-        time.sleep(0.2)
+    process, url, log = start_service([sys.executable, "-m", "demo.s3_server"], tmp_path, "s3")
     yield url, log
     process.terminate()
     process.wait(timeout=15)
