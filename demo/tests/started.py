@@ -6,9 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from demo.local_platform import free_port, http_ok
-
-REPO = Path(__file__).resolve().parents[2]
+from demo.local_platform import REPO, free_port, http_ok
 
 
 def start_service(argv: list[str], logs: Path, name: str, probe: str = "/") -> tuple[subprocess.Popen, str, Path]:

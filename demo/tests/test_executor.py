@@ -10,6 +10,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from demo.local_platform import SERVING_PYTHON, free_port
 from observability.metrics_contract import EXECUTOR_BUCKETS
@@ -72,14 +73,8 @@ def post(url: str, body: bytes, content_type: str = "application/json") -> tuple
 def count(url: str, **labels: str) -> float:
     """The histogram's _count sample with exactly these labels (0 if absent)."""
     text = urllib.request.urlopen(f"{url}/prometheus", timeout=15).read().decode()
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in text.splitlines():
-        if line.startswith(f"{EXECUTOR}_count{{"):
-            name_labels, value = line.rsplit(" ", 1)
-            got = ",".join(sorted(name_labels[len(EXECUTOR) + 7:-1].split(",")))
-            if got == wanted:
-                return float(value)
-    return 0.0
+    return next((s.value for family in text_string_to_metric_families(text) for s in family.samples
+                 if s.name == f"{EXECUTOR}_count" and s.labels == labels), 0.0)
 
 
 def test_a_request_reaches_the_stable_predictor_as_sent_and_is_counted(model_server, executor):
