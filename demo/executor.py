@@ -53,7 +53,6 @@ def build_app(stable: str, canary: str, canary_percent: float, deployment: str, 
     # aiohttp, not httpx: forwarding the demo's traffic cost 0.9 ms of CPU per request with
     # aiohttp and 2.5-3.5 ms with httpx's AsyncClient (3,000 requests to a stub model server,
     # 2026-11-30), CPU the demo's model servers need during a canary window judged on its p99.
-    sessions: list[aiohttp.ClientSession] = []
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -64,9 +63,10 @@ def build_app(stable: str, canary: str, canary_percent: float, deployment: str, 
         started = time.perf_counter()
         version = ""
         try:
-            async with sessions[0].request(request.method, upstreams[predictor] + request.url.path,
-                                           params=list(request.query_params.multi_items()), data=body,
-                                           headers={"content-type": request.headers.get("content-type", "")}) as upstream:
+            async with request.state.session.request(
+                    request.method, upstreams[predictor] + request.url.path,
+                    params=list(request.query_params.multi_items()), data=body,
+                    headers={"content-type": request.headers.get("content-type", "")}) as upstream:
                 status, content, media = upstream.status, await upstream.read(), upstream.headers.get("content-type")
             version = _served_version(content) if status == 200 else ""
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # the model server is down: 503
@@ -77,11 +77,11 @@ def build_app(stable: str, canary: str, canary_percent: float, deployment: str, 
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        # A session belongs to an event loop: made here, on the server's.
-        sessions.append(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10.0),
-                                              connector=aiohttp.TCPConnector(limit=64)))
-        yield
-        await sessions.pop().close()
+        # A session belongs to an event loop: made here, on the server's; each request sees it
+        # in its state (Starlette's lifespan state).
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10.0),
+                                         connector=aiohttp.TCPConnector(limit=64)) as session:
+            yield {"session": session}
 
     return Starlette(routes=[Route("/prometheus", metrics, methods=["GET"]),
                              Route("/{path:path}", forward, methods=["GET", "POST"])],
