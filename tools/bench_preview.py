@@ -194,19 +194,26 @@ def _model_table(counts: list[int], runs: int, tmp: Path) -> tuple[list[str], fl
                                      env={"MLOPS_MODELS_DIR": str(folders[n])}, what=f"{n} models: ")["dev"])
     medians = {n: statistics.median(s["program"] for s in samples[n]) for n in counts}
     cpu = {n: statistics.median(s["program_cpu"] for s in samples[n]) for n in counts}
+    # The whole stack's preview after the import: what `make preview` spends on the stack.
+    whole = {n: statistics.median(sum(s[phase] for phase in PHASES[1:]) for s in samples[n]) for n in counts}
     resources = {n: samples[n][0]["resources"] for n in counts}
     xs = list(medians)
     slope = _slope(xs, list(medians.values()))
     cpu_slope = _slope(xs, [cpu[n] for n in xs])
-    lines = ["| model files | dev program s | per model vs 1 file, ms | dev program CPU s | per model (CPU) ms |",
-             "|---:|---:|---:|---:|---:|"]
+    whole_slope = _slope(xs, [whole[n] for n in xs])
+
+    def per_model(series: dict[int, float], n: int) -> str:
+        return "" if n == xs[0] else f"{(series[n] - series[xs[0]]) / (n - xs[0]) * 1000:.1f}"
+
+    lines = ["| model files | dev program s | per model vs 1 file, ms | dev program CPU s | per model (CPU) ms "
+             "| dev program + render + policy + cost s | per model, ms |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
     for n, t in medians.items():
-        per = "" if n == xs[0] else f"{(t - medians[xs[0]]) / (n - xs[0]) * 1000:.1f}"
-        per_cpu = "" if n == xs[0] else f"{(cpu[n] - cpu[xs[0]]) / (n - xs[0]) * 1000:.1f}"
-        lines.append(f"| {n} | {t:.3f} | {per} | {cpu[n]:.3f} | {per_cpu} |")
-    lines.append(f"| slope (least squares) | | {slope * 1000:.1f} | | {cpu_slope * 1000:.1f} |")
+        lines.append(f"| {n} | {t:.3f} | {per_model(medians, n)} | {cpu[n]:.3f} | {per_model(cpu, n)} "
+                     f"| {whole[n]:.3f} | {per_model(whole, n)} |")
+    lines.append(f"| slope (least squares) | | {slope * 1000:.1f} | | {cpu_slope * 1000:.1f} | | {whole_slope * 1000:.1f} |")
     per_model_resources = (resources[xs[-1]] - resources[xs[0]]) / (xs[-1] - xs[0])
-    lines.append(f"| resources per added model | {per_model_resources:g} | | | |")
+    lines.append(f"| resources per added model | {per_model_resources:g} | | | | | |")
     return lines, slope, per_model_resources
 
 
@@ -299,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(_phase_table(stacks, args.runs, tmp_path / "phases")), flush=True)
         print("\nThe whole command:")
         print("\n".join(_command_table(stacks, args.runs, tmp_path / "command")), flush=True)
-        print("\nScaling with model files (dev, program phase):")
+        print("\nScaling with model files (dev: the program phase, and the whole preview after the import):")
         lines, per_model, per_model_resources = _model_table(args.models, args.runs, tmp_path)
         print("\n".join(lines), flush=True)
         print(f"\nThe SDK's registration floor ({FLOOR_COUNTS[0]} -> {FLOOR_COUNTS[1]} resources, the preview's mocks):")
