@@ -65,7 +65,11 @@ def evaluate(records: Iterable[Mapping[str, Any]], environment: str | None = Non
             violations.append(Violation(_p, _l, urn or _u, message))
 
         if isinstance(policy, ResourceValidationPolicy):
-            for r in records:
+            # A resource rule returns at once for a type it does not cover (policy/common.py's
+            # resource_rule), so only its types get the argument objects the analyzer builds:
+            # 54 rules by ~5,600 resources is a second of a 200-model preview otherwise.
+            types = RULES[policy.name].types
+            for r in (r for r in records if r["type"] in types):
                 args = ResourceValidationArgs(r["type"], r.get("inputs") or {}, r["urn"], r["name"],
                                               _options(r.get("parent")), None, config)
                 policy.validate(args, lambda message, urn=None, _r=r["urn"]: report(message, _r))

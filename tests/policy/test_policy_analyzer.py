@@ -70,3 +70,28 @@ def test_a_stack_policy_judges_the_other_resources_when_one_is_unknown():
     unknown["urn"], unknown["name"] = unknown["urn"] + "-unknown", "unknown"
     found = [(d.policyName, d.urn) for d in analyze_stack([weak, unknown]) if "during preview" not in d.message]
     assert found == [("k8s-serving-pdb-prod", weak["urn"])]
+
+
+def test_the_offline_evaluation_reports_what_the_analyzer_reports_resource_by_resource(stacks):
+    # policy/offline.py gives each resource rule only the resources of its types; the CLI's
+    # analyzer gives every rule every resource. Same findings, on stacks broken on purpose.
+    from policy.offline import evaluate
+    from pulumi_policy import ResourceValidationPolicy
+
+    records = [r for r in stacks["prod"] if r["type"].startswith(("aws:", "kubernetes:"))]
+    broken = []
+    for r in records:
+        inputs = {k: v for k, v in r["inputs"].items() if k != "tags"}  # required-tags, on 35 types
+        if r["type"] == "aws:eks/cluster:Cluster":
+            inputs["vpcConfig"] = {**inputs["vpcConfig"], "endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}
+        if r["type"] == "aws:ec2/securityGroup:SecurityGroup":
+            inputs["ingress"] = [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]
+        if r["type"] == "kubernetes:apps/v1:Deployment":
+            inputs["spec"] = {**inputs["spec"], "template": {"spec": {"containers": [{"name": "c", "image": "x:latest"}]}}}
+        broken.append({**r, "inputs": inputs})
+    resource_policies = [p for p in POLICIES if isinstance(p, ResourceValidationPolicy)]
+    offline = sorted((v.policy, v.urn, v.message) for v in evaluate(broken, "prod", resource_policies))
+    # The analyzer sends the CLI the rule's description, a line break, then the message.
+    analyzer = sorted((d.policyName, r["urn"], d.message.split("\n", 1)[1]) for r in broken for d in analyze(r))
+    assert len({policy for policy, _, _ in offline}) >= 5
+    assert offline == analyzer
