@@ -13,7 +13,8 @@ figures share one machine state:
    stack (what the preview did before it forked: the alternative a user would otherwise script).
 3. Scaling with model files: the dev stack's program phase with 1, 10, 50 and 200 copies of
    models/recsys.yaml (the counts round-robin, run after run), the resources each added model
-   declares, and the time per added model (least-squares slope).
+   declares, and the time per added model (least-squares slope), for the program and for the
+   stack's whole preview after the import (program + render + policy + cost).
 4. The SDK's registration floor: the time per resource of programs that declare nothing but
    resources (a bare CustomResource with two inputs; a kubernetes ConfigMap), under the
    preview's own mocks and recording monitor, against the program's time per resource of an
