@@ -1,5 +1,7 @@
 """Airflow for the DAG tests: a throwaway AIRFLOW_HOME, no examples, no telemetry."""
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -7,6 +9,7 @@ from pathlib import Path
 DAGS = Path(__file__).resolve().parents[1]
 REPO = DAGS.parent
 _HOME = tempfile.mkdtemp(prefix="airflow-home-")
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)  # one per run was left in /tmp
 os.environ.update({
     "AIRFLOW_HOME": _HOME,
     "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
