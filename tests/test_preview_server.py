@@ -117,6 +117,29 @@ def test_a_killed_caller_takes_its_preview_with_it(server_dir, tmp_path):
         _stop(REPO_ROOT, server_dir)
 
 
+def test_stop_reaches_a_server_that_is_still_starting(server_dir, monkeypatch):
+    # Right after the first `make preview` the server it started is still importing the SDKs and
+    # not listening yet; `stop` then (or `make clean`) used to find nothing and leave it running
+    # until it was idle for 15 minutes.
+    monkeypatch.setenv("MLOPS_PREVIEW_SERVER_DIR", str(server_dir))
+    monkeypatch.setenv("MLOPS_PREVIEW_SERVER", "require")
+    server = preview_server.start_server(dict(os.environ))
+    try:
+        assert server is not None
+        sock_path, _ = preview_server._paths()
+        _wait_for(lambda: preview_server._locked(preview_server._paths()[1]), seconds=30)
+        assert preview_server._connect(sock_path) is None  # starting: the lock is held, no answer yet
+        stop = subprocess.run([sys.executable, "-m", "tools.preview_server", "stop"], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert stop.stdout.strip() == "stopped"
+        assert server.wait(timeout=30) == 0
+        assert " stops: asked to stop" in _log(server_dir)
+    finally:
+        if server is not None and server.poll() is None:
+            server.kill()
+            server.wait()
+
+
 def test_an_unusable_server_folder_leaves_the_preview_to_run_here(tmp_path):
     folder = tmp_path / "shared"
     folder.mkdir(mode=0o777)

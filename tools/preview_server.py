@@ -228,9 +228,18 @@ def _locked(lock_path: Path) -> bool:
         return False
 
 
-def stop_server() -> bool:
-    """Asks this checkout's server to stop; True if one was running."""
-    conn = _connect(_paths()[0])
+def stop_server(wait_s: float = 60.0) -> bool:
+    """Asks this checkout's server to stop; True if one was running or starting.
+
+    A server that holds the lock but does not answer yet is importing the SDKs (seconds, right
+    after the first `make preview`): it is waited for, up to `wait_s` seconds, and stopped, rather
+    than left to run until it is idle."""
+    sock_path, lock_path = _paths()
+    deadline = time.monotonic() + wait_s
+    conn = _connect(sock_path)
+    while conn is None and _locked(lock_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        conn = _connect(sock_path)
     if conn is None:
         return False
     with conn:
