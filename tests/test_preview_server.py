@@ -117,10 +117,10 @@ def test_a_killed_caller_takes_its_preview_with_it(server_dir, tmp_path):
         _stop(REPO_ROOT, server_dir)
 
 
-def test_stop_reaches_a_server_that_is_still_starting(server_dir, monkeypatch):
+def test_status_and_stop_see_a_server_that_is_still_starting(server_dir, monkeypatch):
     # Right after the first `make preview` the server it started is still importing the SDKs and
     # not listening yet; `stop` then (or `make clean`) used to find nothing and leave it running
-    # until it was idle for 15 minutes.
+    # until it was idle for 15 minutes, and `status` said none ran.
     monkeypatch.setenv("MLOPS_PREVIEW_SERVER_DIR", str(server_dir))
     monkeypatch.setenv("MLOPS_PREVIEW_SERVER", "require")
     server = preview_server.start_server(dict(os.environ))
@@ -129,6 +129,9 @@ def test_stop_reaches_a_server_that_is_still_starting(server_dir, monkeypatch):
         sock_path, _ = preview_server._paths()
         _wait_for(lambda: preview_server._locked(preview_server._paths()[1]), seconds=30)
         assert preview_server._connect(sock_path) is None  # starting: the lock is held, no answer yet
+        status = subprocess.run([sys.executable, "-m", "tools.preview_server", "status"], cwd=REPO_ROOT,
+                                capture_output=True, text=True, timeout=60)
+        assert status.stdout.startswith("a preview server is starting for")
         stop = subprocess.run([sys.executable, "-m", "tools.preview_server", "stop"], cwd=REPO_ROOT,
                               capture_output=True, text=True, timeout=120)
         assert stop.stdout.strip() == "stopped"

@@ -417,10 +417,15 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped" if stop_server() else "no preview server runs for this checkout")
         return 0
     if command[0] == "status":
-        running = _connect(_paths()[0])
-        print(f"a preview server runs for {REPO_ROOT}" if running else "no preview server runs for this checkout")
+        sock_path, lock_path = _paths()
+        running = _connect(sock_path)
         if running:
             running.close()
+            print(f"a preview server runs for {REPO_ROOT}")
+        elif _locked(lock_path):  # it holds the lock while it imports the SDKs, before it listens
+            print(f"a preview server is starting for {REPO_ROOT}")
+        else:
+            print("no preview server runs for this checkout")
         return 0
     print(f"tools.preview_server: unknown command {command[0]!r}; use serve, stop or status", file=sys.stderr)
     return 2
