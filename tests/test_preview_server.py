@@ -126,8 +126,8 @@ def test_status_and_stop_see_a_server_that_is_still_starting(server_dir, monkeyp
     server = preview_server.start_server(dict(os.environ))
     try:
         assert server is not None
-        sock_path, _ = preview_server._paths()
-        _wait_for(lambda: preview_server._locked(preview_server._paths()[1]), seconds=30)
+        sock_path, lock_path = preview_server._paths()
+        _wait_for(lambda: preview_server._locked(lock_path), seconds=30)
         assert preview_server._connect(sock_path) is None  # starting: the lock is held, no answer yet
         status = subprocess.run([sys.executable, "-m", "tools.preview_server", "status"], cwd=REPO_ROOT,
                                 capture_output=True, text=True, timeout=60)

@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from demo.local_platform import REPO
 from started import start_service
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
