@@ -192,8 +192,9 @@ class _FastRepresenter:
     """SafeRepresenter's nodes for dicts, lists, strings, booleans, ints and None, built without
     its per-object type lookups, and the resolver's tag for a scalar remembered per string.
 
-    Both were most of a manifest's time once libyaml emits it (2026-12-01, 200 model files: the
-    representer ~40% of the YAML time). The nodes are those SafeRepresenter builds for
+    Once libyaml emits a manifest, the representer and resolver are most of its time: with both
+    fast paths the 4,088 manifests a 200-model dev stack sends to libyaml whole took 1.78 s of
+    CPU instead of 2.29 s (2026-12-01, this machine). The nodes are those SafeRepresenter builds for
     `default_flow_style=False` (any other setting takes its own path): mappings sorted as it
     sorts them, a dict or list met again returned as the same node (an alias). Any other type
     goes to SafeRepresenter. The resolver's answer depends only on the string and the implicit
