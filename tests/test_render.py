@@ -147,3 +147,21 @@ def test_a_second_preview_rewrites_what_is_still_declared_and_removes_what_is_no
     assert sorted(p.name for p in k8s.iterdir()) == ["configmap-mlops-kept.yaml", "notes.txt"]
     assert yaml.safe_load((k8s / "configmap-mlops-kept.yaml").read_text())["data"] == {"a": "changed"}
     assert json.loads((tmp_path / "resources.json").read_text())[0]["name"] == "kept"
+
+
+def test_the_double_quoted_shortcut_only_takes_what_pyyaml_double_quotes():
+    # tools/yaml_dump.py skips PyYAML's per-character analysis for a value it can tell will be
+    # double-quoted; PyYAML's own choice must agree on every string it takes.
+    from tools import yaml_dump
+    rng = random.Random(5)
+    pieces = ["a", " ", "\n", "\n ", "'", '"', "\\", "\t", "caf\u00e9", "\x85", "\u2028", "\ufeff", "#", ": ", "- ", "yes"]
+    taken = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        if not yaml_dump._double_quoted(text):
+            continue
+        taken += 1
+        emitter = yaml.emitter.Emitter(None)
+        emitter.event = yaml.ScalarEvent(None, "tag:yaml.org,2002:str", (True, True), text)
+        assert emitter.choose_scalar_style() == '"', repr(text)
+    assert taken >= 1000

@@ -183,9 +183,25 @@ def _pyyaml_value(value: str, column: int, indent: int) -> str:
     implicit = (_resolver.resolve(ScalarNode, value, (True, False)) == _STR,
                 _resolver.resolve(ScalarNode, value, (False, True)) == _STR)
     emitter.event = yaml.ScalarEvent(None, _STR, implicit, value)
+    if _double_quoted(value):
+        # What analyze_scalar and choose_scalar_style would decide, without their walk; the
+        # writer reads only the scalar from the analysis.
+        emitter.style = '"'
+        emitter.analysis = yaml.emitter.ScalarAnalysis(
+            scalar=value, empty=not value, multiline="\n" in value, allow_flow_plain=False, allow_block_plain=False,
+            allow_single_quoted=False, allow_double_quoted=True, allow_block=False)
     emitter.states.append(None)
     emitter.expect_scalar()
     return stream.getvalue()
+
+
+def _double_quoted(value: str) -> bool:
+    """PyYAML's emitter writes `value` double-quoted wherever it stands: it holds a line break
+    followed by a space, or a character outside printable ASCII and the line break (PyYAML's
+    `analyze_scalar` then allows neither plain nor single-quoted style; `allow_unicode` is off).
+    Its analysis walks the string in Python, character by character: most of a PrometheusRule's
+    time, whose PromQL is indented over several lines."""
+    return "\n " in value or not _printable_ascii(value.replace("\n", ""))
 
 
 class _FastRepresenter:
