@@ -165,3 +165,37 @@ def test_the_double_quoted_shortcut_only_takes_what_pyyaml_double_quotes():
         emitter.event = yaml.ScalarEvent(None, "tag:yaml.org,2002:str", (True, True), text)
         assert emitter.choose_scalar_style() == '"', repr(text)
     assert taken >= 1000
+
+
+@pytest.mark.parametrize("value, orjson_writes", [
+    ([{"urn": "urn:pulumi:dev::p::aws:s3/bucket:Bucket::lake", "inputs": {"tags": {"b": "1", "a": "2"}, "n": 3.0,
+      "flags": [True, False, None], "empty": {}, "none": [], "nested": [[{}], []]}}], True),
+    ({"ratio": 0.0001, "big": 1e16, "neg": -0.0, "int": -7, "text": 'a "quoted" \\ \n\t\b\f\x01/ line'}, True),
+    ({"summary": "caf\u00e9"}, False),  # json escapes non-ASCII, orjson writes it as it is
+    ({"del": "\x7f"}, False),
+    ({"nan": float("nan")}, False),  # json writes NaN, orjson null
+    ({"inf": [float("-inf")]}, False),
+    ({"tiny": 1e-05}, False),  # json 1e-05, orjson 0.00001
+    ({"tinier": [9.1e-08]}, False),  # json 9.1e-08, orjson 9.1e-8
+    ({"huge": 2 ** 70}, False),  # past orjson's 64-bit integers
+    ({1: "a non-string key"}, False),
+    ({"a string that looks like a tiny float": ": 0.00001"}, False),  # sent to json, never different
+])
+def test_resources_json_is_what_json_dumps_writes(value, orjson_writes):
+    from tools.json_dump import dump_json, written_by_orjson
+    assert written_by_orjson(value) is orjson_writes
+    assert dump_json(value) == json.dumps(value, indent=2, sort_keys=True)
+
+
+def test_generated_values_come_out_as_json_dumps_writes_them():
+    from tools.json_dump import dump_json, written_by_orjson
+    rng = random.Random(7)
+    through_orjson = 0
+    for _ in range(3000):
+        floats = [rng.random() * 10 ** rng.randint(-8, 20), float(rng.randint(-10 ** 6, 10 ** 6)) / rng.choice([1, 3, 8])]
+        value = {"k" + str(rng.randint(0, 9)): rng.choice(
+            [rng.choice(floats), rng.randint(-2 ** 63, 2 ** 63 - 1), "".join(chr(rng.randint(0, 130)) for _ in range(rng.randint(0, 6))),
+             [rng.choice(floats)], {"x": None, "y": [True]}]) for _ in range(rng.randint(1, 4))}
+        through_orjson += written_by_orjson(value)
+        assert dump_json(value) == json.dumps(value, indent=2, sort_keys=True), value
+    assert through_orjson >= 1000

@@ -1,9 +1,9 @@
 """Writes a stack's preview: resources.json, and every Kubernetes object and Helm release as YAML."""
-import json
 import re
 from pathlib import Path
 from typing import Any
 
+from .json_dump import dump_json
 from .yaml_dump import dump_yaml
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -20,7 +20,7 @@ def public_view(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_preview(records: list[dict[str, Any]], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     resources = public_view(records)
-    (out_dir / "resources.json").write_text(json.dumps(resources, indent=2, sort_keys=True) + "\n")
+    (out_dir / "resources.json").write_text(dump_json(resources) + "\n")
     k8s_dir = out_dir / "k8s"
     k8s_dir.mkdir(exist_ok=True)
     written = set()
