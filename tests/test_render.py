@@ -180,6 +180,8 @@ def test_the_double_quoted_shortcut_only_takes_what_pyyaml_double_quotes():
     ({"huge": 2 ** 70}, False),  # past orjson's 64-bit integers
     ({1: "a non-string key"}, False),
     ({"a string that looks like a tiny float": ": 0.00001"}, False),  # sent to json, never different
+    ({"names": ["node-1e-5", "pipeline-2", "v-0.00001", "ratio:1e-5"], "n": 2.5e-3}, True),  # inside strings
+    ({"list": [1, -1e-05]}, False),  # a list item's number
 ])
 def test_resources_json_is_what_json_dumps_writes(value, orjson_writes):
     from tools.json_dump import dump_json, written_by_orjson
