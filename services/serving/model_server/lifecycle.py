@@ -155,11 +155,12 @@ class ModelState:
     def _refresh(self) -> tuple[model_source.ModelArtifact, Recommender] | None:
         s = self.settings
         current = self.artifact
-        model = mlflow_registry.resolve(s.model_uri, s.mlflow_tracking_uri, s.model_fallback_alias,
-                                        s.mlflow_auth_dir)
-        if current is not None and (model.version, model.served_alias) == (current.version,
+        found = mlflow_registry.resolve_version(s.model_uri, s.mlflow_tracking_uri, s.model_fallback_alias,
+                                                s.mlflow_auth_dir)
+        if current is not None and (found.version, found.served_alias) == (current.version,
                                                                             current.served_alias):
             return None
+        model = mlflow_registry.locate(found, s.mlflow_tracking_uri, s.mlflow_auth_dir)
         log.info("registry alias moved; loading the new version",
                  extra={"model": s.model_name, "alias": model.alias, "served_alias": model.served_alias,
                         "from_version": current.version if current else None, "to_version": model.version})

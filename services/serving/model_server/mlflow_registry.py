@@ -4,7 +4,7 @@ REST API and fetch the artifact from S3.
 An alias that does not exist (no challenger between releases) resolves to the fallback alias
 (MODEL_FALLBACK_ALIAS, champion by default), so the canary predictor then serves the champion.
 
-Two GETs and boto3 instead of the mlflow client: the image stays small, and the artifact store of
+Plain GETs and boto3 instead of the mlflow client: the image stays small, and the artifact store of
 the platform is S3 (MLFLOW_S3_ENDPOINT_URL points boto3 at another endpoint, as mlflow does).
 """
 from __future__ import annotations
@@ -88,9 +88,21 @@ def _get(tracking_uri: str, path: str, params: dict[str, str], auth_dir: str = "
         raise ModelLoadError(f"MLflow registry at {tracking_uri} unreachable: {exc}") from exc
 
 
-def resolve(uri: str, tracking_uri: str, fallback_alias: str = "", auth_dir: str = "") -> RegistryModel:
-    """The version `uri` names now. One GET for an alias (two when it falls back), one for the
-    artifact location; ModelLoadError when the registry cannot answer or nothing matches."""
+@dataclass(frozen=True)
+class RegistryVersion:
+    """The version a `models:/` URI names now, before its artifact is located."""
+    name: str
+    version: str
+    alias: str = ""
+    served_alias: str = ""
+
+
+def resolve_version(uri: str, tracking_uri: str, fallback_alias: str = "", auth_dir: str = "") -> RegistryVersion:
+    """The version `uri` names now: one GET for an alias (two when it falls back), none for a
+    pinned version. ModelLoadError when the registry cannot answer or nothing matches.
+
+    What a model server polls: the artifact of a version does not move, so its location is asked
+    for (`locate`) only when the version changed; a poll costs the registry one request, not two."""
     if not tracking_uri.startswith(("http://", "https://")):
         raise ModelLoadError(f"MODEL_URI {uri!r} needs MLFLOW_TRACKING_URI to be an http(s) URL")
     name, version, alias = parse_models_uri(uri)
@@ -105,11 +117,21 @@ def resolve(uri: str, tracking_uri: str, fallback_alias: str = "", auth_dir: str
             found = _get(tracking_uri, "registered-models/alias",
                          {"name": name, "alias": fallback_alias}, auth_dir)
         version = str(found["model_version"]["version"])
-    download = _get(
-        tracking_uri, "model-versions/get-download-uri", {"name": name, "version": version}, auth_dir
-    )
-    return RegistryModel(name=name, version=version, artifact_uri=download["artifact_uri"],
-                         alias=alias or "", served_alias=served_alias or "")
+    return RegistryVersion(name=name, version=version, alias=alias or "", served_alias=served_alias or "")
+
+
+def locate(found: RegistryVersion, tracking_uri: str, auth_dir: str = "") -> RegistryModel:
+    """`found` with its artifact's location: one GET (get-download-uri)."""
+    download = _get(tracking_uri, "model-versions/get-download-uri",
+                    {"name": found.name, "version": found.version}, auth_dir)
+    return RegistryModel(name=found.name, version=found.version, artifact_uri=download["artifact_uri"],
+                         alias=found.alias, served_alias=found.served_alias)
+
+
+def resolve(uri: str, tracking_uri: str, fallback_alias: str = "", auth_dir: str = "") -> RegistryModel:
+    """The version `uri` names now and its artifact's location (`resolve_version`, then `locate`):
+    two GETs for an alias (three when it falls back); ModelLoadError as they raise it."""
+    return locate(resolve_version(uri, tracking_uri, fallback_alias, auth_dir), tracking_uri, auth_dir)
 
 
 def download(model: RegistryModel, into: Path) -> Path:

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from model_server import metrics, settings, worker_readiness
+from model_server import metrics, mlflow_registry, settings, worker_readiness
 from model_server.lifecycle import UNKNOWN_VERSION, ModelState
 
 from .metrics_text import value
@@ -106,14 +106,20 @@ def test_missing_challenger_is_served_by_the_champion_until_it_exists(registry_e
     assert model_info(state, version="1", served_alias="champion") == 0
 
 
-def test_refresh_swaps_only_when_the_alias_moved(registry_env, models):
+def test_refresh_swaps_only_when_the_alias_moved(registry_env, models, monkeypatch):
     state = loaded(state_for(registry_env, f"models:/{models.name}@champion"))
     before = state.service
+    asked = []
+    real_get = mlflow_registry._get
+    monkeypatch.setattr(mlflow_registry, "_get", lambda uri, path, *rest: asked.append(path) or real_get(uri, path, *rest))
     assert asyncio.run(state.refresh()) is False  # the alias did not move
     assert state.service is before
+    assert asked == ["registered-models/alias"]  # a poll that finds no move costs the registry one request
 
+    asked.clear()
     models.set_alias("champion", "2")
     assert asyncio.run(state.refresh()) is True
+    assert asked == ["registered-models/alias", "model-versions/get-download-uri"]
     assert (state.version, state.artifact.version, state.service.version) == ("2", "2", "2")
     assert model_info(state, version="2") == 1 and model_info(state, version="1") == 0
 
