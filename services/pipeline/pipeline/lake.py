@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from . import contract as contract_mod
 from . import s3
@@ -114,11 +112,12 @@ def read_objects(bucket: str, objects: list[dict]) -> list[pa.Table]:
 
 
 def read_object(bucket: str, key: str) -> pa.Table:
-    uri = f"s3://{bucket}/{key}"
-    try:
-        return pq.read_table(io.BytesIO(s3.get_bytes(uri)))
-    except pa.ArrowInvalid:
-        raise BadInput(f"{uri}: not a Parquet file") from None
+    return s3.get_table(f"s3://{bucket}/{key}")
+
+
+def count_rows(bucket: str, objects: list[dict]) -> int:
+    """Rows in `objects` (list_objects entries), from their Parquet footers."""
+    return sum(_concurrently(lambda obj: s3.get_num_rows(f"s3://{bucket}/{obj['Key']}"), objects))
 
 
 def read_window(window: Window, columns: list[str] | None = None) -> tuple[pl.DataFrame, dict]:

@@ -91,7 +91,7 @@ def _volume_check(window: lake.Window, rows: int, ratio: tuple[float, float]) ->
         return _check("volume vs previous window", True, None, list(ratio),
                       f"no previous window ({previous.start}..{previous.end}): first window, nothing to compare")
     bucket, _ = s3.split(window.raw)
-    before = sum(table.num_rows for table in lake.read_objects(bucket, objects))
+    before = lake.count_rows(bucket, objects)
     value = rows / before if before else float("inf")
     return _check("volume vs previous window", ratio[0] <= value <= ratio[1], round(value, 4), list(ratio),
                   f"{rows} events against {before} in {previous.start}..{previous.end}")

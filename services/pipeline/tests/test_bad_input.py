@@ -96,3 +96,17 @@ def test_release_is_dispatched_lazily(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "pipeline.release.cli", None)  # as if the subpackage were absent
     assert main(["release", "start"]) == 2
     assert "release controller is not installed" in one_line(capsys)
+
+
+def test_an_object_that_is_not_parquet_is_named(aws, capsys):
+    # In the window being validated, and in the previous window the volume check counts rows in.
+    key = "s3://lake-raw/junk/clickstream/dt=2026-03-03/hour=07/part-00000.parquet"
+    s3.put_bytes(key, b"not parquet at all")
+    assert run("validate", "--raw", "s3://lake-raw/junk", "--start", "2026-03-03", "--end", "2026-03-04",
+               "--report", "s3://lake-features/junk.json") == 2
+    assert one_line(capsys) == f"pipeline validate: {key}: not a Parquet file"
+    s3.put_table("s3://lake-raw/junk/clickstream/dt=2026-03-04/hour=07/part-00000.parquet",
+                 s3.get_table(f"{RAW}/clickstream/dt=2026-03-04/hour=07/part-00000.parquet"))
+    assert run("validate", "--raw", "s3://lake-raw/junk", "--start", "2026-03-04", "--end", "2026-03-05",
+               "--report", "s3://lake-features/junk.json") == 2
+    assert one_line(capsys) == f"pipeline validate: {key}: not a Parquet file"

@@ -70,6 +70,18 @@ def test_validation_report_passes_on_clean_data(pipeline_run):
     assert {"schema", "column customer_id", "duplicate event_id rate", "volume vs previous window"} <= set(names)
 
 
+def test_volume_is_compared_with_the_previous_window_of_the_same_length(lake):
+    report = f"{RUN}/volume.json"
+    assert run("validate", "--raw", RAW, "--start", "2026-03-06", "--end", "2026-03-08", "--report", report) == 0
+    [volume] = [c for c in s3.get_json(report)["checks"] if c["name"] == "volume vs previous window"]
+
+    def rows(days):
+        return sum(pl.read_parquet(io.BytesIO(s3.get_bytes(f"{RAW}/{o['Key']}"))).height
+                   for day in days for o in s3.list_objects(f"{RAW}/clickstream/dt=2026-03-0{day}/"))
+    assert volume["value"] == round(rows([6, 7]) / rows([4, 5]), 4)
+    assert volume["detail"] == f"{rows([6, 7])} events against {rows([4, 5])} in 2026-03-04..2026-03-06"
+
+
 def test_features_split_by_time(pipeline_run):
     pairs = s3.get_frame(f"{pipeline_run}/interactions.parquet")
     holdout = s3.get_frame(f"{pipeline_run}/holdout.parquet")
