@@ -47,7 +47,7 @@ def _through_orjson(value: Any) -> str | None:
     try:
         json.dumps(value, allow_nan=False)
         data = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-    except (TypeError, ValueError, orjson.JSONEncodeError):
+    except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
         return None
     if not data.isascii() or b"\x7f" in data or _small_float(data):
         return None

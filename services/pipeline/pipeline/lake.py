@@ -108,11 +108,7 @@ def _concurrently(function, items: list) -> list:
 
 def read_objects(bucket: str, objects: list[dict]) -> list[pa.Table]:
     """The Parquet tables of `objects` (list_objects entries), in their order."""
-    return _concurrently(lambda obj: read_object(bucket, obj["Key"]), objects)
-
-
-def read_object(bucket: str, key: str) -> pa.Table:
-    return s3.get_table(f"s3://{bucket}/{key}")
+    return _concurrently(lambda obj: s3.get_table(f"s3://{bucket}/{obj['Key']}"), objects)
 
 
 def count_rows(bucket: str, objects: list[dict]) -> int:

@@ -130,19 +130,19 @@ def get_table(uri: str) -> pa.Table:
     ParquetFile.read rather than pq.read_table, whose dataset machinery cost 1.3-1.8 ms of CPU
     per file against 0.40-0.45 ms (an hour of the small demo's lake, 4.5 KB, same table;
     2026-12-01), and one thread: a window's files are already read S3_CONCURRENCY at a time."""
-    body = get_bytes(uri)
-    try:
-        return pq.ParquetFile(pa.BufferReader(body)).read(use_threads=False)
-    except pa.ArrowInvalid:
-        raise BadInput(f"{uri}: not a Parquet file") from None
+    return _from_parquet(uri, lambda parquet: parquet.read(use_threads=False))
 
 
 def get_num_rows(uri: str) -> int:
     """Rows of the Parquet object at `uri`, from its footer (no column is decoded); BadInput
     when it is not Parquet."""
+    return _from_parquet(uri, lambda parquet: parquet.metadata.num_rows)
+
+
+def _from_parquet(uri: str, take):
     body = get_bytes(uri)
     try:
-        return pq.ParquetFile(pa.BufferReader(body)).metadata.num_rows
+        return take(pq.ParquetFile(pa.BufferReader(body)))
     except pa.ArrowInvalid:
         raise BadInput(f"{uri}: not a Parquet file") from None
 
