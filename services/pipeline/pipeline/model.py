@@ -58,6 +58,23 @@ def pick_device(requested: str) -> str:
     return requested
 
 
+def l2_penalty(P, Q, users, candidates):
+    """Sum of squared norms of every factor row a batch gathers, once per gathering.
+
+    users: int64 [B] rows of P (float [customers, factors]); candidates: int64 [B, 1 + negatives]
+    rows of Q (float [items, factors]). Returns a 0-d tensor equal to
+    `P[users].pow(2).sum() + Q[candidates].pow(2).sum()`, gradients included, but weighted by how
+    often each row is gathered (torch.bincount) instead of materialising the gathered copies: the
+    candidates' copy is [B, 1 + negatives, factors] (6.4 M floats at the defaults), and squaring it
+    and scattering its gradient back was ~40% of a CPU training step (the small demo's 8,912
+    pairs, 5 epochs: 4.46 -> 2.72 s of CPU on one thread, 2026-12-01)."""
+    import torch
+
+    user_counts = torch.bincount(users, minlength=P.shape[0]).to(P.dtype)
+    item_counts = torch.bincount(candidates.flatten(), minlength=Q.shape[0]).to(Q.dtype)
+    return (user_counts * P.pow(2).sum(1)).sum() + (item_counts * Q.pow(2).sum(1)).sum()
+
+
 def fit(user: np.ndarray, item: np.ndarray, weight: np.ndarray, n_users: int, n_items: int,
         params: Params, device: str = "cpu") -> tuple[Factors, list[float]]:
     """Train on pairs (user index, item index, weight > 0); returns the factors and the mean loss per epoch."""
@@ -97,7 +114,7 @@ def fit(user: np.ndarray, item: np.ndarray, weight: np.ndarray, n_users: int, n_
                                                    neg == pos[:, None]], dim=1), -1e9)
             nll = torch.nn.functional.cross_entropy(logits, torch.zeros(len(idx), dtype=torch.int64, device=dev),
                                                     reduction="none")
-            loss = (nll * weights_t[idx].to(dev)).mean() + params.l2 * (pu.pow(2).sum() + Q[candidates].pow(2).sum()) / len(idx)
+            loss = (nll * weights_t[idx].to(dev)).mean() + params.l2 * l2_penalty(P, Q, u, candidates) / len(idx)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

@@ -1,0 +1,31 @@
+"""The trainer's loss pieces against their definitions."""
+from __future__ import annotations
+
+import torch
+
+from pipeline.model import l2_penalty
+
+
+def test_l2_penalty_equals_the_gathered_rows_squared_value_and_gradients():
+    # Repeated rows on purpose (a batch draws the same customer and item many times), and rows
+    # no batch gathers (their gradient must stay zero), as in a real batch.
+    generator = torch.Generator().manual_seed(11)
+    customers, items, factors = 40, 12, 6
+    users = torch.randint(0, customers - 5, (64,), generator=generator)
+    candidates = torch.randint(0, items - 2, (64, 9), generator=generator)
+    P0 = torch.randn(customers, factors, generator=generator, dtype=torch.float64)
+    Q0 = torch.randn(items, factors, generator=generator, dtype=torch.float64)
+
+    P, Q = P0.clone().requires_grad_(), Q0.clone().requires_grad_()
+    got = l2_penalty(P, Q, users, candidates)
+    got.backward()
+    Pd, Qd = P0.clone().requires_grad_(), Q0.clone().requires_grad_()
+    want = Pd[users].pow(2).sum() + Qd[candidates].pow(2).sum()
+    want.backward()
+
+    assert got.shape == ()
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(P.grad, Pd.grad)
+    torch.testing.assert_close(Q.grad, Qd.grad)
+    assert P.grad[customers - 5:].abs().sum() == 0 and Q.grad[items - 2:].abs().sum() == 0
+    assert Q.grad.abs().sum() > 0
