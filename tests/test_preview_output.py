@@ -76,8 +76,8 @@ def test_secrets_never_reach_the_preview(preview_dir):
 
 def test_the_manifests_yaml_is_what_safe_dump_writes(stacks):
     # tools/yaml_dump.py writes most manifests through libyaml's emitter, some with values PyYAML
-    # writes, and the rest through PyYAML's with its analysis of a string reused across documents; every manifest and release
-    # of every stack must come out as yaml.safe_dump writes it.
+    # writes, and the rest through PyYAML's with its analysis of a string reused across
+    # documents; every manifest and release of every stack must come out as yaml.safe_dump writes it.
     import yaml
 
     from tools.render import kubernetes_document
