@@ -15,6 +15,9 @@ from pulumi.runtime import rpc
 from tools import engine, plain_rpc
 from tools.warm import run_forked
 
+from sdk_stock import run_on_own_loop as _run
+from sdk_stock import stock_rpc as _stock
+
 PLAIN_STATES = [
     {"name": "recsys", "replicas": 3, "ratio": 0.1, "enabled": True, "off": False},
     {"spec": {"a": None, "b": [], "c": {}, "d": [None, 1, "x", [2.5, {"e": None}]]}, "gone": None},
@@ -28,26 +31,6 @@ PLAIN_STATES = [
 def _sdk_functions_restored():
     yield
     plain_rpc.install()  # importing tools.engine installed the shortcuts; _stock() takes them out
-
-
-def _stock(name, *args):
-    """`pulumi.runtime.rpc.<name>(*args)` with the SDK's own conversions throughout: the SDK's
-    functions call each other through that module, where tools.engine's import put the shortcuts."""
-    plain_rpc.install(shortcuts=False)
-    try:
-        result = getattr(rpc, name)(*args)
-        return _run(result) if asyncio.iscoroutine(result) else result
-    finally:
-        plain_rpc.install()
-
-
-def _run(coroutine):
-    # Not asyncio.run: it unsets the thread's event loop, which forked programs below inherit.
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
 
 
 @pytest.mark.parametrize("state", PLAIN_STATES)

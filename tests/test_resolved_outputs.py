@@ -13,6 +13,8 @@ from pulumi.runtime.settings import SETTINGS
 import tools.engine  # noqa: F401 - installs the shortcuts, as a preview does
 from tools import resolved_outputs
 
+from sdk_stock import run_on_own_loop
+
 
 class _Resource:
     """What the functions need of a resource: attributes, and hashing (a dependency set holds it)."""
@@ -32,12 +34,7 @@ def _shortcuts_back():
 
 
 def _run(main):
-    # Not asyncio.run: it unsets the thread's event loop, which later tests' programs inherit.
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(main())
-    finally:
-        loop.close()
+    return run_on_own_loop(main())
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from pulumi.runtime.mocks import MockEngine
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from . import plain_rpc, resolved_outputs
+from . import plain_inputs, plain_rpc, resolved_outputs
 from .mocks import PlatformMocks
 from .recorder import RecordingMonitor
 from .stack_files import REPO_ROOT
@@ -57,9 +57,11 @@ def _debug_unless_dropped(msg: str, resource=None, stream_id=None, ephemeral=Non
 pulumi.log.debug = _debug_unless_dropped
 
 
-# Plain values cross the SDK's conversions in closed form (tools/plain_rpc.py); outputs whose
+# Plain values cross the SDK's conversions in closed form (tools/plain_rpc.py), a resource's
+# plain inputs reach the recorder as Python values (tools/plain_inputs.py); outputs whose
 # value the SDK already holds are made without a coroutine each (tools/resolved_outputs.py).
 plain_rpc.install()
+plain_inputs.install()
 resolved_outputs.install()
 
 
@@ -95,6 +97,7 @@ def use_sdk_stock_path() -> None:
     global FAST_PATH
     FAST_PATH = False
     plain_rpc.install(shortcuts=False)
+    plain_inputs.install(shortcuts=False)
     resolved_outputs.install(shortcuts=False)
     pulumi.log.debug = SDK_LOG_DEBUG
     if SDK_STACK_TRACE is not None:
@@ -127,6 +130,7 @@ def run_program(stack: str, config: dict[str, str], warnings: list[str] | None =
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=logger)
     if FAST_PATH:
         _ensure_event_loop().set_default_executor(_InlineExecutor(max_workers=1))
+    plain_inputs.forget_issued()
     # The program run makes hundreds of thousands of long-lived objects (resources, outputs,
     # futures) and little garbage: collections walking them were a third of the run (dev, 200
     # models: 16.6 -> 10.1 s, peak RSS 492 -> 542 MB). A preview process runs one program,

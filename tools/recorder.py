@@ -8,7 +8,7 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.resource import RegisterResponse
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from . import plain_rpc
+from . import plain_inputs, plain_rpc
 
 SECRET = "[secret]"
 _SIGNATURE = rpc._special_sig_key
@@ -37,7 +37,11 @@ class RecordingMonitor(MockMonitor):
             return resource_pb2.RegisterResourceResponse(urn=urn)
         # A resource reference among the inputs deserializes into a resource, which needs a loop.
         _ensure_event_loop()
-        inputs = None if self._sdk_serializer else plain_rpc.struct_to_dict(request.object)
+        # A ticket's inputs (tools/plain_inputs.py), else read from the Struct. The mocks read
+        # them and do not change them (tools/mocks.py).
+        inputs = None if self._sdk_serializer else plain_inputs.redeem(request.object)
+        if inputs is None and not self._sdk_serializer:
+            inputs = plain_rpc.struct_to_dict(request.object)
         if inputs is None:
             inputs = rpc.deserialize_properties(request.object)
         id_, state = self.mocks.new_resource(MockResourceArgs(
