@@ -3,9 +3,12 @@
 Listening: gunicorn opens each worker's SO_REUSEPORT socket right after the fork, and the kernel
 starts handing that socket connections at once. A worker restarted next to serving siblings (after
 a crash or an OOM kill) would take its share of new connections while its model loads and answer
-them 503. So such a worker closes that socket, loads and warms up its model, and only then opens
-its socket again. A worker with no ready sibling (the pod is starting, or every worker's load
-fails) listens at once: nothing is served then anyway, and the readiness endpoints say why.
+them 503. So such a worker gets no socket at the fork, loads and warms up its model, and only then
+opens its socket. The choice is made as the worker is forked, before gunicorn would open the
+socket: a socket opened and then closed resets the connections the kernel queued on it in between
+(a readiness probe was reset so at a pod's start on a loaded machine, 2026-12-01). A worker with no
+ready sibling (the pod is starting, or every worker's load fails) listens at once: nothing is
+served then anyway, and the readiness endpoints say why.
 
 Draining: on SIGTERM the worker keeps serving for DRAIN_SECONDS with `Connection: close` on every
 response (drain.ResponseHeaders), then shuts down the uvicorn way: stop accepting, close idle
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 import time
@@ -27,6 +31,32 @@ from uvicorn_worker import UvicornWorker
 from . import drain, worker_readiness
 
 log = logging.getLogger("model_server.worker")
+
+GUNICORN_CREATE_SOCKETS = sock.create_sockets
+
+# Set in each process gunicorn forks, before it opens the worker's socket (Arbiter.spawn_worker):
+# whether a sibling was serving at the fork. The master never sets it.
+_listen_after_load = False
+
+
+def _decide_at_fork() -> None:
+    global _listen_after_load
+    _listen_after_load = bool(worker_readiness.ready_workers())
+
+
+def create_sockets(conf, log, fds=None):
+    """`gunicorn.sock.create_sockets`, which the arbiter calls in each new worker right after the
+    fork when reuse_port is on: no socket for a worker that listens only once loaded (it opens
+    its own then, `ModelWorker._load_then_listen`); otherwise gunicorn's sockets."""
+    if _listen_after_load and fds is None:
+        return []
+    return GUNICORN_CREATE_SOCKETS(conf, log, fds)
+
+
+# This module is imported in the master (gunicorn loads the worker class before it forks), so
+# every worker it forks decides, and the arbiter's `sock.create_sockets` is this one.
+os.register_at_fork(after_in_child=_decide_at_fork)
+sock.create_sockets = create_sockets
 
 
 class DrainingServer(Server):
@@ -53,11 +83,7 @@ class DrainingServer(Server):
 
 class ModelWorker(UvicornWorker):
     def init_process(self) -> None:
-        self._listen_after_load = bool(worker_readiness.ready_workers())
-        if self._listen_after_load:
-            for listener in self.sockets:
-                listener.close()
-            self.sockets = []
+        self._listen_after_load = _listen_after_load
         super().init_process()
 
     async def _load_then_listen(self) -> None:
@@ -68,7 +94,7 @@ class ModelWorker(UvicornWorker):
             self.notify()  # the master's worker timeout: a large model may load for a while
             await asyncio.wait({loading}, timeout=1.0)
         loading.result()
-        self.sockets = sock.create_sockets(self.cfg, self.log)
+        self.sockets = GUNICORN_CREATE_SOCKETS(self.cfg, self.log)
         log.info("model loaded before listening (siblings were serving)",
                  extra={"wait_seconds": round(time.perf_counter() - started, 3)})
 

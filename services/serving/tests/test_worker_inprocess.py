@@ -13,7 +13,7 @@ import types
 
 import httpx
 import pytest
-from gunicorn import glogging
+from gunicorn import glogging, sock
 from gunicorn.config import Config as GunicornConfig
 from uvicorn import Config as UvicornConfig
 from uvicorn_worker import UvicornWorker
@@ -114,14 +114,22 @@ def test_no_drain_or_another_signal_exits_at_once(clock):
     assert interrupted._captured_signals == [signal.SIGINT]
 
 
-def gunicorn_worker(port: int, app) -> ModelWorker:
+def gunicorn_config(port: int) -> GunicornConfig:
     cfg = GunicornConfig()
     cfg.set("bind", [f"127.0.0.1:{port}"])
     cfg.set("reuse_port", True)
-    listener = socket.create_server(("127.0.0.1", port), reuse_port=True)
-    from gunicorn.sock import TCPSocket
+    return cfg
 
-    sockets = [TCPSocket(("127.0.0.1", port), cfg, glogging.Logger(cfg), fd=listener.detach())]
+
+def gunicorn_worker(port: int, app, sockets=None) -> ModelWorker:
+    """A ModelWorker as gunicorn's arbiter makes one in a new worker process: with the sockets the
+    arbiter opened for it (`worker.create_sockets`, reuse_port), by default one listening socket."""
+    cfg = gunicorn_config(port)
+    if sockets is None:
+        listener = socket.create_server(("127.0.0.1", port), reuse_port=True)
+        from gunicorn.sock import TCPSocket
+
+        sockets = [TCPSocket(("127.0.0.1", port), cfg, glogging.Logger(cfg), fd=listener.detach())]
     w = ModelWorker(age=1, ppid=os.getppid(), sockets=sockets, app=None, timeout=30, cfg=cfg,
                     log=glogging.Logger(cfg))
     w.wsgi = app
@@ -143,30 +151,72 @@ def no_gunicorn_loop(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def at_fork(monkeypatch):
+    """Runs the decision each forked process makes, in this process (restored after the test)."""
+    monkeypatch.setattr(worker, "_listen_after_load", worker._listen_after_load)
+    return worker._decide_at_fork
+
+
+def _in_a_fork(port: int) -> tuple[bool, int]:
+    """Forks this process, as gunicorn's arbiter forks a worker; the child answers whether it
+    will listen only after loading, and how many sockets the arbiter's call opens for it."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer and leave at once, nothing of pytest's runs here
+        try:
+            cfg = gunicorn_config(port)
+            sockets = sock.create_sockets(cfg, glogging.Logger(cfg))
+            os.write(write, f"{worker._listen_after_load} {len(sockets)}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        deferred, opened = answer.read().split()
+    os.waitpid(pid, 0)
+    return deferred == "True", int(opened)
+
+
+@pytest.mark.parametrize(("siblings_ready", "expected"), [(0, (False, 1)), (1, (True, 0))])
+def test_a_worker_forked_next_to_serving_siblings_gets_no_socket_from_the_arbiter(
+        worker_dir, siblings_ready, expected):
+    # gunicorn's arbiter calls `sock.create_sockets` in the child right after os.fork (reuse_port).
+    for pid in range(siblings_ready):
+        worker_readiness.mark_ready(pid + 1)
+    assert sock.create_sockets is worker.create_sockets
+    assert _in_a_fork(free_port()) == expected
+    assert worker._listen_after_load is False  # the master (this process) never defers
+
+
 def test_a_restarted_worker_next_to_serving_siblings_listens_after_loading(
-        app_env, worker_dir, no_gunicorn_loop):
+        app_env, worker_dir, no_gunicorn_loop, at_fork):
     worker_readiness.mark_ready(1)  # a sibling serves
+    at_fork()
     app = create_app(settings.load(app_env))
     port = free_port()
-    w = gunicorn_worker(port, app)
+    cfg = gunicorn_config(port)
+    w = gunicorn_worker(port, app, sockets=worker.create_sockets(cfg, glogging.Logger(cfg)))
     w.init_process()
     assert no_gunicorn_loop == [w] and w.sockets == [] and w._listen_after_load is True
-    with pytest.raises(ConnectionRefusedError):  # closed: no connection lands here while the model loads
+    with pytest.raises(ConnectionRefusedError):  # never opened: no connection lands here while the model loads
         socket.create_connection(("127.0.0.1", port), timeout=5)
 
     asyncio.run(asyncio.wait_for(w._load_then_listen(), 120))
     assert app.state.model.ready
-    assert [s.cfg_addr for s in w.sockets] == [("127.0.0.1", port)]  # listening again, model loaded
+    assert [s.cfg_addr for s in w.sockets] == [("127.0.0.1", port)]  # listening now, model loaded
     for s in w.sockets:
         s.close()
 
 
-def test_the_first_worker_of_a_pod_listens_at_once(app_env, worker_dir, no_gunicorn_loop):
-    w = gunicorn_worker(free_port(), create_app(settings.load(app_env)))
-    sockets = list(w.sockets)
+def test_the_first_worker_of_a_pod_listens_at_once(app_env, worker_dir, no_gunicorn_loop, at_fork):
+    at_fork()
+    port = free_port()
+    cfg = gunicorn_config(port)
+    sockets = worker.create_sockets(cfg, glogging.Logger(cfg))
+    w = gunicorn_worker(port, create_app(settings.load(app_env)), sockets=sockets)
     w.init_process()
-    assert w.sockets == sockets and w._listen_after_load is False
-    socket.create_connection(sockets[0].cfg_addr, timeout=5).close()  # still listening
+    assert w.sockets == sockets and len(sockets) == 1 and w._listen_after_load is False
+    socket.create_connection(sockets[0].cfg_addr, timeout=5).close()  # listening
     sockets[0].close()
 
 
