@@ -160,15 +160,18 @@ def test_the_server_puts_back_the_sdk_functions_the_engine_replaced():
         preview_server._warm_up()
         from pulumi.runtime import resource, rpc
 
-        import tools.plain_rpc  # as a fork imports it: afresh
+        import tools.plain_inputs  # as a fork imports them: afresh
+        import tools.plain_rpc
         sdk = (tools.plain_rpc.SDK_SERIALIZE_PROPERTY, tools.plain_rpc.SDK_CONTAINS_UNKNOWNS,
-               tools.plain_rpc.SDK_TRANSLATE_OUTPUT_PROPERTIES, rpc.serialize_property, resource._get_stack_trace)
+               tools.plain_rpc.SDK_TRANSLATE_OUTPUT_PROPERTIES, rpc.serialize_property,
+               tools.plain_inputs.SDK_SERIALIZE_PROPERTIES, tools.plain_inputs.SDK_RESOLVE_OUTPUTS,
+               tools.plain_inputs.SDK_DESERIALIZE_PROPERTIES, rpc.serialize_properties, resource._get_stack_trace)
         print(" ".join(f.__module__ for f in sdk))
         return 0
 
     [outcome] = run_forked([job])
     assert outcome.code == 0, outcome.stderr
-    assert outcome.stdout.split() == ["pulumi.runtime.rpc"] * 4 + ["pulumi.runtime.resource"]
+    assert outcome.stdout.split() == ["pulumi.runtime.rpc"] * 8 + ["pulumi.runtime.resource"]
 
 
 @pytest.fixture()
