@@ -65,7 +65,7 @@ def redeem(struct: Any) -> dict[str, Any] | None:
 
 async def serialize_properties(inputs, property_deps, resource_obj=None, input_transformer=None, typ=None,
                                keep_output_values=False, exclude_resource_refs_from_deps=False) -> struct_pb2.Struct:
-    """`rpc.serialize_properties` (same signature, same `property_deps`, same errors). Returns
+    """`rpc.serialize_properties` (pulumi 3.272.0; same signature, `property_deps` and errors). Returns
     the SDK's Struct, or a ticket when `resource_obj` is given, output values are not kept (a
     multi-language component's or a call's) and every serialized input is plain data."""
     if resource_obj is None or keep_output_values:
@@ -80,7 +80,7 @@ async def serialize_properties(inputs, property_deps, resource_obj=None, input_t
         translate = lambda k: py_name_to_pulumi_name.get(k) or k  # noqa: E731 - the SDK's own form
         get_type = lambda k: types.get(translate(k))  # noqa: E731
     serialized: dict[str, Any] = {}
-    # Not `inputs.items()`: the SDK reads a dict subclass's keys and items the same way.
+    # Keys, then each value by key, as the SDK reads them (a dict subclass may redefine items()).
     for k in inputs:
         v = inputs[k]
         deps: list = []
