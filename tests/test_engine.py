@@ -16,7 +16,9 @@ from tools import engine, plain_rpc
 from tools.warm import run_forked
 
 from sdk_stock import run_on_own_loop as _run
+from sdk_stock import camel as _camel
 from sdk_stock import stock_rpc as _stock
+from sdk_stock import typed as _typed
 
 PLAIN_STATES = [
     {"name": "recsys", "replicas": 3, "ratio": 0.1, "enabled": True, "off": False},
@@ -62,16 +64,6 @@ READ_BACK_STATES = [PLAIN_STATES[0], PLAIN_STATES[1], PLAIN_STATES[3],
                     {"deep": [[[{"x": [None, {"y": None, "z": 0}]}]]], "zero": 0, "minus": -0.0}]
 
 
-def _typed(value):
-    """Values with their types and maps sorted: 3 == 3.0 in Python, and the SDK reads every
-    number back as a float; a map read from a Struct comes in the Struct's own key order."""
-    if isinstance(value, dict):
-        return ("map", sorted((k, _typed(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return ("list", [_typed(v) for v in value])
-    return (type(value).__name__, repr(value))
-
-
 @pytest.mark.parametrize("state", READ_BACK_STATES)
 def test_plain_state_reads_back_as_the_sdk_reads_its_own_struct(state):
     sdk = _stock("deserialize_properties", _stock("serialize_properties", state, {}))
@@ -95,11 +87,6 @@ def test_a_struct_of_plain_data_reads_as_the_sdk_reads_it(state):
 def test_values_the_sdk_reads_specially_are_left_to_it(state):
     assert plain_rpc.deserialized(state) is None
     assert plain_rpc.struct_to_dict(_stock("serialize_properties", state, {})) is None
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 @pytest.mark.parametrize(("value", "typ", "translate"), [

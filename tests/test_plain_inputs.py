@@ -6,10 +6,13 @@ import pytest
 from google.protobuf import struct_pb2
 from pulumi.runtime import rpc
 
-from tools import plain_inputs, plain_rpc
+from tools import plain_inputs
 
+from sdk_stock import camel as _camel
 from sdk_stock import run_on_own_loop as _run
+from sdk_stock import sdk_functions
 from sdk_stock import stock_rpc as _sdk
+from sdk_stock import typed as _typed
 
 
 class _Resource:
@@ -24,26 +27,8 @@ class _Resource:
 RESOURCE = _Resource()
 
 
-
-
 def _ours(inputs, deps, resource=RESOURCE, translate=None, keep_output_values=False):
-    plain_rpc.install()
-    plain_inputs.install()
     return _run(plain_inputs.serialize_properties(inputs, deps, resource, translate, None, keep_output_values))
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def _typed(value):
-    # Types kept (3 == 3.0 in Python; the wire has only doubles), maps compared as sorted pairs.
-    if isinstance(value, dict):
-        return ("map", sorted((k, _typed(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return ("list", [_typed(v) for v in value])
-    return (type(value).__name__, repr(value))
 
 
 PLAIN_INPUTS = [
@@ -96,13 +81,8 @@ def test_dependencies_of_outputs_are_collected_per_input_as_the_sdk_collects_the
         inputs = {"name": pulumi.Output.from_input("n"), "size": 4,
                   "tags": {"team": pulumi.Output.from_input("ml")}}
         ticket = await plain_inputs.serialize_properties(inputs, ours_deps, RESOURCE)
-        plain_rpc.install(shortcuts=False)
-        plain_inputs.install(shortcuts=False)
-        try:
+        with sdk_functions():
             sdk = await rpc.serialize_properties(inputs, sdk_deps, RESOURCE)
-        finally:
-            plain_rpc.install()
-            plain_inputs.install()
         return ticket, sdk
 
     ticket, sdk = _run(both())
@@ -179,13 +159,8 @@ def test_outputs_resolve_from_a_ticket_as_from_the_sdks_struct(outputs):
     sdk_struct = _sdk("serialize_properties", inputs, {}, RESOURCE)
     answer = struct_pb2.Struct()
     answer.update(outputs)
-    plain_rpc.install(shortcuts=False)
-    plain_inputs.install(shortcuts=False)
-    try:
+    with sdk_functions():
         expected = _resolved(sdk_struct, answer, rpc.resolve_outputs)
-    finally:
-        plain_rpc.install()
-        plain_inputs.install()
     assert _resolved(ticket, answer, plain_inputs.resolve_outputs) == expected
     assert expected["extra"] == (("NoneType", "None"), True, False, None)
 

@@ -39,9 +39,11 @@ class RecordingMonitor(MockMonitor):
         _ensure_event_loop()
         # A ticket's inputs (tools/plain_inputs.py), else read from the Struct. The mocks read
         # them and do not change them (tools/mocks.py).
-        inputs = None if self._sdk_serializer else plain_inputs.redeem(request.object)
-        if inputs is None and not self._sdk_serializer:
-            inputs = plain_rpc.struct_to_dict(request.object)
+        inputs = None
+        if not self._sdk_serializer:
+            inputs = plain_inputs.redeem(request.object)
+            if inputs is None:
+                inputs = plain_rpc.struct_to_dict(request.object)
         if inputs is None:
             inputs = rpc.deserialize_properties(request.object)
         id_, state = self.mocks.new_resource(MockResourceArgs(
