@@ -15,8 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
-
+from tools import loopback_http
 from tools.build_recsys_model import build, customer_id
 from tools.local_processes import RedisServer
 
@@ -41,7 +40,7 @@ def same_answers(a: str, b: str) -> None:
     customers = [customer_id(1), customer_id(2), "C999999999"]  # the last one: popularity fallback
     body = {"inputs": [{"name": "customer_id", "shape": [3], "datatype": "BYTES", "data": customers}],
             "parameters": {"k": 10}}
-    answers = [httpx.post(f"{url}{load.INFER_PATH}", json=body, timeout=10).json() for url in (a, b)]
+    answers = [loopback_http.post(f"{url}{load.INFER_PATH}", json=body, timeout=10).json() for url in (a, b)]
     items = [next(o["data"] for o in answer["outputs"] if o["name"] == "skus") for answer in answers]
     if items[0] != items[1]:
         raise SystemExit(f"the two servers disagree on the same model: {items}")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from tools import loopback_http
 from tools.local_processes import free_port, wait_until
 
 SERVING_DIR = Path(__file__).resolve().parents[1]
@@ -34,7 +35,7 @@ class Server:
         if self.process.poll() is not None:
             raise RuntimeError(f"{self.label} exited:\n{self.log_path.read_text()[-3000:]}")
         try:
-            return httpx.get(self.url + self.ready_path, timeout=2).status_code == 200
+            return loopback_http.get(self.url + self.ready_path, timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from tools import loopback_http
 from tools.local_processes import RedisServer, free_port, wait_until  # noqa: F401 (re-exported)
 
 SERVING_DIR = Path(__file__).resolve().parents[1]
@@ -50,7 +51,7 @@ class ModelServer:
         if self.process.poll() is not None:
             raise AssertionError(f"model server exited with {self.process.returncode}:\n{self.logs()}")
         try:
-            return httpx.get(f"{self.url}/v2/health/live", timeout=2).status_code == 200
+            return loopback_http.get(f"{self.url}/v2/health/live", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -58,13 +59,13 @@ class ModelServer:
         return self.get("/v2/health/ready").status_code == 200
 
     def get(self, path: str, **kwargs) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=10, **kwargs)
+        return loopback_http.get(self.url + path, timeout=10, **kwargs)
 
     def request(self, method: str, path: str, **kwargs) -> httpx.Response:
-        return httpx.request(method, self.url + path, timeout=10, **kwargs)
+        return loopback_http.request(method, self.url + path, timeout=10, **kwargs)
 
     def post(self, path: str, **kwargs) -> httpx.Response:
-        return httpx.post(self.url + path, timeout=10, **kwargs)
+        return loopback_http.post(self.url + path, timeout=10, **kwargs)
 
     def infer(self, customer_ids: list[str], k: int | None = None) -> httpx.Response:
         body = {"inputs": [{"name": "customer_id", "shape": [len(customer_ids)], "datatype": "BYTES",

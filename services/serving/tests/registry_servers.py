@@ -25,6 +25,8 @@ from pathlib import Path
 import boto3
 import httpx
 
+from tools import loopback_http
+
 from .processes import free_port, wait_until
 
 BUCKET = "mlops-models"
@@ -64,7 +66,7 @@ def _answers(process: subprocess.Popen, url: str, log: Path) -> bool:
     if process.poll() is not None:
         raise AssertionError(f"{process.args[:3]} exited with {process.returncode}:\n{log.read_text()}")
     try:
-        return httpx.get(url, timeout=2).status_code == 200
+        return loopback_http.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 

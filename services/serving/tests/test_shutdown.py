@@ -8,6 +8,7 @@ import time
 
 import httpx
 
+from tools import loopback_http
 from tools.build_recsys_model import customer_id as C
 
 from .conftest import cache_env
@@ -26,7 +27,7 @@ def test_sigterm_drains_keep_alive_connections_and_exits_zero(model_path, redis_
         # One keep-alive connection per client, sending back to back, as the Seldon executor does.
         # Told `Connection: close`, it leaves for another endpoint (in the cluster the Service has
         # dropped this pod by then); it never waits for the drain to end.
-        with httpx.Client(base_url=server.url, timeout=10) as client:
+        with loopback_http.client(base_url=server.url, timeout=10) as client:
             while not stop.is_set() and not (log and log[-1][1] == "close"):
                 try:
                     response = client.post("/v2/models/recsys/infer", json=body)
@@ -36,7 +37,7 @@ def test_sigterm_drains_keep_alive_connections_and_exits_zero(model_path, redis_
                 log.append((str(response.status_code), response.headers.get("connection")))
 
     # An idle keep-alive connection: used once before SIGTERM, then again during the drain.
-    idle = httpx.Client(base_url=server.url, timeout=10)
+    idle = loopback_http.client(base_url=server.url, timeout=10)
     assert idle.post("/v2/models/recsys/infer", json=body).headers.get("connection") != "close"
 
     threads = [threading.Thread(target=busy_client, args=(log,)) for log in outcomes]

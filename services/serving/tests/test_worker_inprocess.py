@@ -21,6 +21,7 @@ from uvicorn_worker import UvicornWorker
 from model_server import drain, settings, worker, worker_readiness
 from model_server.app import create_app
 from model_server.worker import DrainingServer, ModelWorker
+from tools import loopback_http
 
 from .processes import free_port, wait_until
 
@@ -234,10 +235,10 @@ def test_sigterm_answers_with_connection_close_then_stops(app_env, worker_dir, n
 
     def traffic():
         wait_until(lambda: _ready(url), "the in-process worker to be ready")
-        answers["before"] = httpx.get(url, timeout=10)
+        answers["before"] = loopback_http.get(url, timeout=10)
         os.kill(os.getpid(), signal.SIGTERM)
         wait_until(drain.draining, "the drain to begin")
-        answers["draining"] = httpx.get(url, timeout=10)
+        answers["draining"] = loopback_http.get(url, timeout=10)
 
     client = threading.Thread(target=traffic)
     client.start()
@@ -251,11 +252,11 @@ def test_sigterm_answers_with_connection_close_then_stops(app_env, worker_dir, n
     assert answers["draining"].headers["x-model-version"] == app.state.model.version
     assert received == [signal.SIGTERM]  # handed back to the process once the server stopped
     with pytest.raises(httpx.ConnectError):
-        httpx.get(url, timeout=5)
+        loopback_http.get(url, timeout=5)
 
 
 def _ready(url: str) -> bool:
     try:
-        return httpx.get(url, timeout=2).status_code == 200
+        return loopback_http.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False

@@ -6,6 +6,7 @@ import time
 
 import httpx
 
+from tools import loopback_http
 from tools.build_recsys_model import customer_id as C
 
 
@@ -24,13 +25,13 @@ class Load:
     def _run(self, keep_alive: bool) -> None:
         body = {"inputs": [{"name": "customer_id", "shape": [2], "datatype": "BYTES",
                             "data": [C(5), "C999999999"]}]}
-        client = httpx.Client(base_url=self.url, timeout=10) if keep_alive else None
+        client = loopback_http.client(base_url=self.url, timeout=10) if keep_alive else None
         while not self._stop.is_set():
             try:
                 if client is not None:
                     response = client.post("/v2/models/recsys/infer", json=body)
                 else:
-                    response = httpx.post(self.url + "/v2/models/recsys/infer", json=body, timeout=10)
+                    response = loopback_http.post(self.url + "/v2/models/recsys/infer", json=body, timeout=10)
                 version = response.json().get("model_version") if response.status_code == 200 else None
                 self.outcomes.append((str(response.status_code), version, time.monotonic()))
             except httpx.HTTPError as exc:
