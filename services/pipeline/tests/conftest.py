@@ -1,4 +1,4 @@
-"""Session fixtures: moto S3 in server mode, `mlflow server` with artifacts on it, a Pushgateway,
+"""Session fixtures: moto S3 in server mode (S3 alone), `mlflow server` with artifacts on it, a Pushgateway,
 and one small synthetic lake every test reads (generated once; the steps are idempotent)."""
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from pipeline import s3
 from pipeline.__main__ import main
@@ -34,11 +33,9 @@ def run(*argv: str) -> int:
 @pytest.fixture(scope="session")
 def aws():
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log: one line per request
-    port = servers.free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    moto.start()
+    moto, endpoint = servers.s3()
     env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", **QUIET}
+           "AWS_ENDPOINT_URL": endpoint, **QUIET}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -47,7 +44,8 @@ def aws():
     for bucket in ("lake-raw", "lake-features", "mlflow-artifacts"):
         client.create_bucket(Bucket=bucket)
     yield env
-    moto.stop()
+    moto.shutdown()
+    moto.server_close()
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
