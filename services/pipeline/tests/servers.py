@@ -11,9 +11,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -38,13 +35,18 @@ def http_ok(url: str) -> bool:
         return False
 
 
-def s3() -> tuple[BaseWSGIServer, str]:
-    """(server, endpoint URL) of moto's S3 backend on a free loopback port, served from a thread of
-    this process; `server.shutdown()` stops it.
+def s3():
+    """(werkzeug server, endpoint URL) of moto's S3 backend on a free loopback port, served from a
+    thread of this process; `server.shutdown()` stops it.
 
     Not moto's ThreadedMotoServer: its dispatcher matches every request against the URL patterns of
     every AWS service to find the one it is for, 12% of this suite's own CPU (py-spy, 2026-12-01),
-    and these tests call S3 alone. The demo serves the same app (demo/s3_server.py)."""
+    and these tests call S3 alone. The demo serves the same app (demo/s3_server.py).
+    Imported here, not at the top: dags/tests/run_pipeline_e2e.py imports this module in Airflow's
+    venv, which has neither moto nor werkzeug."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
     server = make_server("127.0.0.1", 0, create_backend_app("s3"), threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, name="moto-s3", daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
