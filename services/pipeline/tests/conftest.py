@@ -1,5 +1,6 @@
-"""Session fixtures: moto S3 in server mode (S3 alone), `mlflow server` with artifacts on it, a Pushgateway,
-and one small synthetic lake every test reads (generated once; the steps are idempotent)."""
+"""Session fixtures: moto S3 in server mode (S3 alone), a basic-auth `mlflow server` with artifacts
+on it, a Pushgateway, and one small synthetic lake every test reads (generated once; the steps are
+idempotent). The release controller's tests (release/) use the same servers."""
 from __future__ import annotations
 
 import logging
@@ -55,17 +56,22 @@ def aws():
 
 
 @pytest.fixture(scope="session")
-def mlflow_url(aws, tmp_path_factory):
-    server, url = servers.mlflow_server(tmp_path_factory.mktemp("mlflow"), f"{ARTIFACTS}/experiments",
-                                        {**aws, "MLFLOW_S3_ENDPOINT_URL": aws["AWS_ENDPOINT_URL"]})
-    yield url
+def mlflow_registry(aws, tmp_path_factory):
+    """(tracking URI, auth dir) of the suite's one basic-auth `mlflow server`, artifacts on the moto
+    S3: the registry `register` writes to and the release controller moves aliases in."""
+    server, url, auth_dir = servers.mlflow_server(tmp_path_factory.mktemp("mlflow"), f"{ARTIFACTS}/experiments",
+                                                  {**aws, "MLFLOW_S3_ENDPOINT_URL": aws["AWS_ENDPOINT_URL"]})
+    yield url, auth_dir
     server.stop()
 
 
 @pytest.fixture
-def tracking(mlflow_url, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_url)
-    return mlflow_url
+def tracking(mlflow_registry, monkeypatch):
+    """MLFLOW_TRACKING_URI and MLFLOW_AUTH_DIR (the admin's login) for one test."""
+    url, auth_dir = mlflow_registry
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    monkeypatch.setenv("MLFLOW_AUTH_DIR", str(auth_dir))
+    return url
 
 
 @pytest.fixture(scope="session")

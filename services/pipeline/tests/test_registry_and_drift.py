@@ -1,4 +1,5 @@
-"""register against a real `mlflow server` (artifacts on moto S3); drift with Evidently; Pushgateway."""
+"""register against a real basic-auth `mlflow server` (artifacts on moto S3), logged in from
+MLFLOW_AUTH_DIR; drift with Evidently; Pushgateway."""
 from __future__ import annotations
 
 import json
@@ -19,9 +20,10 @@ def register_args(run_dir: str, evaluation: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def registered(pipeline_run, mlflow_url):  # noqa: F811
+def registered(pipeline_run, mlflow_registry):  # noqa: F811
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", mlflow_url)
+        mp.setenv("MLFLOW_TRACKING_URI", mlflow_registry[0])
+        mp.setenv("MLFLOW_AUTH_DIR", str(mlflow_registry[1]))
         assert run("evaluate", "--features", pipeline_run, "--onnx", f"{pipeline_run}/model.onnx", "--validation",
                    f"{pipeline_run}/validation.json", "--report", f"{pipeline_run}/evaluation.json",
                    "--latency-requests", "200") == 0

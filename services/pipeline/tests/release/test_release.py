@@ -26,8 +26,8 @@ PASSED = {"gate.accuracy": "passed: HR@10 0.231 >= 0.205", "gate.schema": "passe
 
 
 @pytest.fixture
-def env(monkeypatch, mlflow_server, pushgateway_url, prometheus_url):
-    uri, auth_dir = mlflow_server
+def env(monkeypatch, mlflow_registry, pushgateway_url, prometheus_url):
+    uri, auth_dir = mlflow_registry
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MLFLOW_AUTH_DIR", str(auth_dir))
     monkeypatch.setenv("PUSHGATEWAY_URL", pushgateway_url)
