@@ -58,8 +58,8 @@ class Process:
     def __init__(self, argv: list[str], workdir: Path, env: dict[str, str], name: str):
         self.log_path = workdir / f"{name}.log"
         self._log = open(self.log_path, "wb")
-        # A session of its own, stopped as a group: `mlflow server` runs uvicorn as a child
-        # process, which a SIGTERM to the CLI alone leaves serving.
+        # A session of its own, stopped as a group: `mlflow server` runs uvicorn as a child process,
+        # which passes a SIGTERM on, but a SIGKILL to the CLI alone would leave it serving.
         self.process = subprocess.Popen(argv, cwd=workdir, env={**os.environ, **env}, stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         self.name = name
