@@ -42,14 +42,15 @@ preview: venv
 # suite ended (the demo started 70-114 s late, after the DAG suite, in every run measured).
 # The small demo is the only suite not niced: it judges canaries on their p99 latency for real,
 # and its servers must not queue behind the other suites' CPU work (at the same priority a
-# healthy canary's p99 crossed the 100 ms SLO on a loaded machine). Niced 19 and 14, the others
-# weigh 15 and 45 against the demo's 1024 in the kernel's scheduler (1.25x per nice step); at 10
-# and 5 (110 and 335) a drift-retrained canary's p99 was 197 ms against the stable's 94 ms and it
-# was rolled back (2026-12-01 05:42 UTC, 673 s of CPU); at 19 and 14 the next two runs' canaries
-# measured 41-69 ms. The total CPU is the same, so the wall time is too.
-# The infrastructure suite, the most CPU (~140 s of ~560 s), is niced 5 less than the other four:
-# with all at nice 10 it ended alone, 60 s after the rest (348 s); at nice 5 it ends with the
-# serving suite (329 s, 2026-11-30): the largest job gets the larger share, so no core idles at the end.
+# healthy canary's p99 crossed the 100 ms SLO on a loaded machine). Niced 19 and 10, the others
+# weigh 15 and 110 against the demo's 1024 in the kernel's scheduler (1.25x per nice step); at 10
+# and 5 (110 each and 335) a drift-retrained canary's p99 was 197 ms against the stable's 94 ms and it
+# was rolled back (2026-12-01 05:42 UTC, 673 s of CPU); at 19 and 14 the next runs' canaries
+# measured 41-82 ms, at 19 and 10 47-48 ms.
+# The infrastructure suite, the most CPU (~110-135 s of ~450-600 s), is niced less than the other
+# four, so no core idles at the end: at nice 14 it still ended alone, 15-40 s after the rest
+# (304.1 s wall for 543 s of CPU, 2026-12-01 07:35 UTC); at nice 10 it ended with the demo and
+# the serving suite (291.4 s for 531 s, 07:43 UTC).
 # One OpenMP thread per process: the suites already fill both cores, and a torch training with
 # two threads on a shared machine spent 44 s of CPU (60 s wall) where one thread spent 17-19 s.
 # One pytest worker for the infrastructure suite here (`make test-infra` alone takes one per core):
@@ -64,7 +65,7 @@ SUITE_NICE ?=
 INFRA_NICE ?=
 BUILT_FIRST = -o venv -o system-deps -o demo-deps -o $(DAGS_VENV)/.installed
 test: test-venvs
-	OMP_NUM_THREADS=1 $(MAKE) --no-print-directory --output-sync=target -j $(SUITES) $(BUILT_FIRST) SUITE_NICE="nice -n 19" INFRA_NICE="nice -n 14" JOBS=$(SUITE_JOBS) \
+	OMP_NUM_THREADS=1 $(MAKE) --no-print-directory --output-sync=target -j $(SUITES) $(BUILT_FIRST) SUITE_NICE="nice -n 19" INFRA_NICE="nice -n 10" JOBS=$(SUITE_JOBS) \
 	  test-demo test-infra test-serving test-mlflow test-dags test-pipeline
 
 # Every suite's venv, one after another, before the suites start: some tests build another
