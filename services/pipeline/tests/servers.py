@@ -70,13 +70,19 @@ class Process:
         return True
 
     def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
+        self._signal_group(signal.SIGTERM)
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            self._signal_group(signal.SIGKILL)
             self.process.wait(timeout=30)
         self._log.close()
+
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:  # the whole group has already exited
+            pass
 
 
 def mlflow_server(workdir: Path, artifact_root: str, env: dict[str, str]) -> tuple[Process, str, Path]:
