@@ -122,6 +122,12 @@ def gunicorn_config(port: int) -> GunicornConfig:
     return cfg
 
 
+def arbiter_sockets(port: int) -> list:
+    """What gunicorn's arbiter opens in a new worker process (`worker.create_sockets`, reuse_port)."""
+    cfg = gunicorn_config(port)
+    return worker.create_sockets(cfg, glogging.Logger(cfg))
+
+
 def gunicorn_worker(port: int, app, sockets=None) -> ModelWorker:
     """A ModelWorker as gunicorn's arbiter makes one in a new worker process: with the sockets the
     arbiter opened for it (`worker.create_sockets`, reuse_port), by default one listening socket."""
@@ -195,8 +201,7 @@ def test_a_restarted_worker_next_to_serving_siblings_listens_after_loading(
     at_fork()
     app = create_app(settings.load(app_env))
     port = free_port()
-    cfg = gunicorn_config(port)
-    w = gunicorn_worker(port, app, sockets=worker.create_sockets(cfg, glogging.Logger(cfg)))
+    w = gunicorn_worker(port, app, sockets=arbiter_sockets(port))
     w.init_process()
     assert no_gunicorn_loop == [w] and w.sockets == [] and w._listen_after_load is True
     with pytest.raises(ConnectionRefusedError):  # never opened: no connection lands here while the model loads
@@ -212,8 +217,7 @@ def test_a_restarted_worker_next_to_serving_siblings_listens_after_loading(
 def test_the_first_worker_of_a_pod_listens_at_once(app_env, worker_dir, no_gunicorn_loop, at_fork):
     at_fork()
     port = free_port()
-    cfg = gunicorn_config(port)
-    sockets = worker.create_sockets(cfg, glogging.Logger(cfg))
+    sockets = arbiter_sockets(port)
     w = gunicorn_worker(port, create_app(settings.load(app_env)), sockets=sockets)
     w.init_process()
     assert w.sockets == sockets and len(sockets) == 1 and w._listen_after_load is False
