@@ -70,8 +70,15 @@ def test_worker_killed_under_load_serves_no_5xx_and_counts_survive(model_path, s
     clients = 4
     with Load(server.url, clients=clients, new_connections_only=True) as load:
         wait_until(lambda: len(load.outcomes) >= 20, "traffic before the kill")
-        os.kill(min(workers), signal.SIGKILL)  # as the OOM killer would
+        killed = min(workers)
+        os.kill(killed, signal.SIGKILL)  # as the OOM killer would
         killed_at = len(load.outcomes)
+        # A killed process's files close only after the kernel has torn down its memory: until then
+        # its listening socket (SO_REUSEPORT) still takes its share of new connections, and resets
+        # them as it closes. Slow on a loaded machine: a client retried into it and was reset again
+        # (5 errors for 4 clients, `make test`, 2026-12-01).
+        wait_until(lambda: _exited(killed), "the killed worker's files to close", every=0.01)
+        closed_at = len(load.outcomes)
         wait_until(lambda: len(set(map(int, os.popen(f"pgrep -P {server.process.pid}").read().split()))
                                - workers) == 1, "gunicorn to start a replacement worker")
         wait_until(lambda: "model loaded before listening" in server.logs(), "the replacement to load")
@@ -82,10 +89,13 @@ def test_worker_killed_under_load_serves_no_5xx_and_counts_survive(model_path, s
     statuses = [o[0] for o in load.outcomes]
     # The replacement listened only once loaded: no 503 from a loading worker, no 5xx at all.
     assert not [s for s in statuses if s.startswith("5")]
-    # Only a request in flight or queued on the killed worker at the kill can be lost (a crash is a
-    # crash): at most one per client, and none once the replacement is up.
+    # Only a request in flight on the killed worker, or sent to its socket before that closed, can be
+    # lost (a crash is a crash). Each client has one request out at a time, so at most one error per
+    # client is counted before the kill was (killed_at) or after the close was (closed_at), and
+    # none once the replacement is up.
     errors = [i for i, s in enumerate(statuses) if s != "200"]
-    assert len(errors) <= clients and all(i >= killed_at - clients for i in errors)
+    before_kill, after_close = sum(i < killed_at for i in errors), sum(i >= closed_at for i in errors)
+    assert before_kill <= clients and after_close <= clients, (killed_at, closed_at, errors)
     assert set(statuses[after:]) == {"200"}
 
     text = server.get("/metrics").text
@@ -93,3 +103,13 @@ def test_worker_killed_under_load_serves_no_5xx_and_counts_survive(model_path, s
     counted = value(text, "model_server_requests_total", route="/v2/models/{name}/infer", code="200")
     assert statuses.count("200") <= counted <= statuses.count("200") + len(errors)
     assert [s.value for s in samples(text) if s.name == "model_server_model_info"] == [1.0]
+
+
+def _exited(pid: int) -> bool:
+    """Whether process `pid` has closed its files: gone, or a zombie (the kernel closes a dying
+    process's files before it becomes one)."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
