@@ -1,6 +1,8 @@
 """The platform's metric names, labels and buckets, summed correctly over several workers."""
 from __future__ import annotations
 
+import os
+
 from tools.build_recsys_model import customer_id as C
 
 from .conftest import cache_env
@@ -58,7 +60,6 @@ def test_model_info_reads_one_with_every_worker_alive(model_path, start_server):
 
 
 def test_worker_killed_under_load_serves_no_5xx_and_counts_survive(model_path, start_server):
-    import os
     import signal
 
     from .processes import wait_until
@@ -73,11 +74,11 @@ def test_worker_killed_under_load_serves_no_5xx_and_counts_survive(model_path, s
         killed = min(workers)
         os.kill(killed, signal.SIGKILL)  # as the OOM killer would
         killed_at = len(load.outcomes)
-        # A killed process's files close only after the kernel has torn down its memory: until then
-        # its listening socket (SO_REUSEPORT) still takes its share of new connections, and resets
-        # them as it closes. Slow on a loaded machine: a client retried into it and was reset again
-        # (5 errors for 4 clients, `make test`, 2026-12-01).
-        wait_until(lambda: _exited(killed), "the killed worker's files to close", every=0.01)
+        # A killed process's sockets close only once its last thread has exited, after the kernel
+        # has torn down its memory: until then its listening socket (SO_REUSEPORT) still takes
+        # its share of new connections, and they are reset as it closes. On a loaded machine a
+        # client was reset twice in that window (5 errors for 4 clients, `make test`, 2026-12-01).
+        wait_until(lambda: _reaped(killed), "the killed worker to be gone", every=0.01)
         closed_at = len(load.outcomes)
         wait_until(lambda: len(set(map(int, os.popen(f"pgrep -P {server.process.pid}").read().split()))
                                - workers) == 1, "gunicorn to start a replacement worker")
@@ -100,16 +101,14 @@ def test_worker_killed_under_load_serves_no_5xx_and_counts_survive(model_path, s
 
     text = server.get("/metrics").text
     # The dead worker's requests still count (counters are kept), its model_info series is gone.
+    # A request counts once its response is sent (instrumentation.py), so each client's request
+    # answered by the killed worker just before the kill may be uncounted (seen once, 136 of 137).
     counted = value(text, "model_server_requests_total", route="/v2/models/{name}/infer", code="200")
-    assert statuses.count("200") <= counted <= statuses.count("200") + len(errors)
+    assert statuses.count("200") - clients <= counted <= statuses.count("200") + len(errors)
     assert [s.value for s in samples(text) if s.name == "model_server_model_info"] == [1.0]
 
 
-def _exited(pid: int) -> bool:
-    """Whether process `pid` has closed its files: gone, or a zombie (the kernel closes a dying
-    process's files before it becomes one)."""
-    try:
-        stat = open(f"/proc/{pid}/stat").read()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+def _reaped(pid: int) -> bool:
+    """Whether process `pid` is gone. Not its leader thread's zombie state: the leader turns zombie
+    before the process's other threads have exited, and the last of them closes the files."""
+    return not os.path.exists(f"/proc/{pid}")
