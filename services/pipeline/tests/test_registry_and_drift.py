@@ -55,6 +55,23 @@ def test_register_again_is_idempotent(registered, tracking, capsys):
     assert run(*register_args(registered, f"{registered}/evaluation.json")) == 0
     after = registry.client().search_model_versions("name = 'recsys'")
     assert len(before) == len(after) == 1
+    assert after[0].tags == before[0].tags
+
+
+def test_register_again_refreshes_the_tags_that_changed(registered, tracking):
+    # The same ONNX file evaluated again (a re-run of the task): its version is found, not made
+    # again, and the gate results it carries are the new report's.
+    client = registry.client()
+    before = client.get_model_version("recsys", "1").tags
+    evaluation = s3.get_json(f"{registered}/evaluation.json")
+    evaluation["gates"]["latency_p99"]["value"] = 12.5
+    s3.put_json(f"{registered}/evaluation-rerun.json", evaluation)
+    assert run(*register_args(registered, f"{registered}/evaluation-rerun.json")) == 0
+    after = client.get_model_version("recsys", "1").tags
+    assert after["gate.latency_p99.value"] == "12.5" != before["gate.latency_p99.value"]
+    assert {k: v for k, v in after.items() if k != "gate.latency_p99.value"} == \
+        {k: v for k, v in before.items() if k != "gate.latency_p99.value"}
+    assert len(client.search_model_versions("name = 'recsys'")) == 1
 
 
 def test_champion_is_rescored_on_the_same_holdout(registered, tracking, capsys):
