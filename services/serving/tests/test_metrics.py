@@ -92,8 +92,8 @@ def test_worker_killed_under_load_serves_no_5xx_and_counts_survive(model_path, s
     assert not [s for s in statuses if s.startswith("5")]
     # Only a request in flight on the killed worker, or sent to its socket before that closed, can be
     # lost (a crash is a crash). Each client has one request out at a time, so at most one error per
-    # client is counted before the kill was (killed_at) or after the close was (closed_at), and
-    # none once the replacement is up.
+    # client lands before killed_at (read just after the kill) or after closed_at (read once the
+    # worker was gone), and none once the replacement is up.
     errors = [i for i, s in enumerate(statuses) if s != "200"]
     before_kill, after_close = sum(i < killed_at for i in errors), sum(i >= closed_at for i in errors)
     assert before_kill <= clients and after_close <= clients, (killed_at, closed_at, errors)
