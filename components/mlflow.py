@@ -186,6 +186,13 @@ class MlflowTracking(pulumi.ComponentResource):
                                 # MLflow reads the Flask key from the environment only.
                                 {"name": "MLFLOW_FLASK_SERVER_SECRET_KEY",
                                  "valueFrom": {"secretKeyRef": {"name": auth.metadata.name, "key": "flask-secret-key"}}},
+                                # On by default in MLflow 3.x with a database backend: `mlflow server`
+                                # then starts a job runner and seven huey consumers beside the web
+                                # workers, each importing MLflow, for GenAI jobs the platform never
+                                # runs. This image with one web worker: 10 processes, 2,404 MB RSS,
+                                # against 2 and 517 MB with it off (2026-12-01), past this 1 GiB
+                                # limit. The tests' servers turn it off as well.
+                                {"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": "false"},
                             ],
                             "ports": [{"name": "http", "containerPort": PORT}],
                             "resources": {"requests": {"cpu": "500m", "memory": "1Gi"},
