@@ -87,7 +87,14 @@ def delete_alias(client: "MlflowClient", model: str, alias: str) -> None:
 
 
 def record(client: "MlflowClient", model: str, number: str, fields: dict[str, object]) -> None:
-    """Tags release.<field>=<value> on one version (None values are left out)."""
+    """Tags release.<field>=<value> on one version (None values are left out): one request a tag.
+
+    Through the registry client under MlflowClient: MlflowClient.set_model_version_tag first reads
+    the registered model to refuse tagging a prompt (MLflow 3.17), a second request per tag, and an
+    analysis records 15 fields. Every action has read the registered model (aliases()) before it
+    records, and a model the platform serves is never a prompt. MLflow has no batch call for
+    model-version tags. A wrong model or version still fails, on the first tag."""
+    registry_client = client._get_registry_client()  # MLflow's own client of the registry REST API
     for field, value in fields.items():
         if value is not None:
-            client.set_model_version_tag(model, number, f"{RELEASE_TAG_PREFIX}{field}", str(value))
+            registry_client.set_model_version_tag(model, number, f"{RELEASE_TAG_PREFIX}{field}", str(value))
