@@ -189,7 +189,11 @@ class Platform:
         ini.write_text("[mlflow]\ndefault_permission = READ\n"
                        f"database_uri = sqlite:///{self._auth_db}\n"
                        f"admin_username = {MLFLOW_USER}\nadmin_password = {password}\n"
-                       "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+                       "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+                       # Credential checks cached, as in the pipeline's and the serving image's test
+                       # registries: the demo never rotates a password, and each of its ~450
+                       # requests otherwise checks the hash and reads the user again.
+                       "auth_cache_ttl_seconds = 60\n")
         self._password = password
         url = self._url("mlflow")
         self._spawn("mlflow", [str(PIPELINE_PYTHON), "-m", "mlflow", "server", "--app-name", "basic-auth",
