@@ -30,7 +30,8 @@ def _refresh_script():
 
 
 def custom_resources(preview_dir, stack):
-    docs = [yaml.safe_load(p.read_text()) for p in sorted((preview_dir / stack / "k8s").glob("*.yaml"))
+    # libyaml (CSafeLoader), as in test_k8s_schemas.py: the same documents, parsed ~10x faster.
+    docs = [yaml.load(p.read_text(), Loader=yaml.CSafeLoader) for p in sorted((preview_dir / stack / "k8s").glob("*.yaml"))
             if not p.name.startswith("helm-")]
     return [d for d in docs if is_custom(d["apiVersion"])]
 

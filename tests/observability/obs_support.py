@@ -36,7 +36,8 @@ def run(*args: str | Path) -> subprocess.CompletedProcess:
 
 
 def load(path: Path) -> dict:
-    return yaml.safe_load(path.read_text())
+    # libyaml (CSafeLoader): the suites load the rule and dashboard files dozens of times.
+    return yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
 
 
 def alert_rules(rule_file: dict) -> list[dict]:
