@@ -54,7 +54,7 @@ preview: venv
 # The serving suite at nice 15 (weight 36): much of its wall is waiting (model servers starting,
 # draining), and at 19 it ended alone in every sampled run, 20-40 s with a core idle (CPU over
 # twice the wall: 0.896 in four runs, 2026-12-01); at 15 it ended with the pipeline suite and
-# the ratio was 0.913 (13:10 UTC), the demo's canaries at 47-84 ms.
+# the ratio was 0.913 and 0.938 (13:10 and 13:37 UTC), the demo's canaries at 47-84 ms.
 # One OpenMP thread per process: the suites already fill both cores, and a torch training with
 # two threads on a shared machine spent 44 s of CPU (60 s wall) where one thread spent 17-19 s.
 # One pytest worker for the infrastructure suite here (`make test-infra` alone takes one per core):
