@@ -191,7 +191,7 @@ class Platform:
                        f"admin_username = {MLFLOW_USER}\nadmin_password = {password}\n"
                        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
                        # Credential checks cached, as in the pipeline's and the serving image's test
-                       # registries: the demo never rotates a password, and each of its ~450
+                       # registries: the demo never rotates a password, and each of its ~400
                        # requests otherwise checks the hash and reads the user again.
                        "auth_cache_ttl_seconds = 60\n")
         self._password = password
