@@ -63,6 +63,10 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+# The platform's binaries, each by its Debian name (then upstream's); all found before any starts.
+TOOLS = (("redis-server",), ("prometheus-pushgateway", "pushgateway"), ("prometheus",), ("promtool",))
+
+
 @dataclass
 class Service:
     name: str
@@ -96,10 +100,18 @@ class Platform:
     env: dict[str, str] = field(default_factory=dict)
     pipeline_python: Path = PIPELINE_PYTHON
     _step_socket: Path | None = field(default=None, repr=False)
+    tools: dict[str, str] = field(default_factory=dict)
 
     # --- lifecycle -------------------------------------------------------------------
+    def check_tools(self) -> None:
+        """Finds every binary of TOOLS on PATH; PlatformError names the first missing one. Called
+        before anything starts, so a missing tool leaves nothing half-started to tear down."""
+        self.tools = {names[0]: _tool(*names) for names in TOOLS}
+
     def start(self) -> None:
         """Starts every service and waits until each answers; PlatformError names the one that did not."""
+        if not self.tools:
+            self.check_tools()
         self.work.mkdir(parents=True, exist_ok=True)
         s3 = self._url("s3")
         self.env = {
@@ -111,11 +123,11 @@ class Platform:
             "PYTHONPATH": f"{REPO / 'services' / 'pipeline'}:{REPO}",
         }
         self._spawn("moto", [str(PIPELINE_PYTHON), "-m", "demo.s3_server", "--port", _port(s3)])
-        self._spawn("redis", ["redis-server", "--bind", "127.0.0.1", "--port", _port(self._url("redis")),
+        self._spawn("redis", [self.tools["redis-server"], "--bind", "127.0.0.1", "--port", _port(self._url("redis")),
                               "--save", "", "--appendonly", "no"])
         # In memory only: Debian's default persistence file is shared by every Pushgateway on the
         # machine, and would hand this run another run's release decisions.
-        self._spawn("pushgateway", [_tool("prometheus-pushgateway", "pushgateway"), "--persistence.file=",
+        self._spawn("pushgateway", [self.tools["prometheus-pushgateway"], "--persistence.file=",
                                     f"--web.listen-address=127.0.0.1:{_port(self._url('pushgateway'))}"])
         self._start_step_server()
         self._wait("moto", f"{s3}/")  # S3's ListBuckets
@@ -266,11 +278,11 @@ class Platform:
         }
         config_file = self.work / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-        check = subprocess.run([_tool("promtool"), "check", "config", str(config_file)], capture_output=True, text=True)
+        check = subprocess.run([self.tools["promtool"], "check", "config", str(config_file)], capture_output=True, text=True)
         if check.returncode != 0:
             raise PlatformError(f"promtool rejects {config_file}: {(check.stderr or check.stdout).strip().splitlines()[-1]}")
         url = self._url("prometheus")
-        self._spawn("prometheus", [_tool("prometheus"), f"--config.file={config_file}",
+        self._spawn("prometheus", [self.tools["prometheus"], f"--config.file={config_file}",
                                    f"--storage.tsdb.path={self.work / 'prometheus'}",
                                    f"--web.listen-address=127.0.0.1:{_port(url)}"])
 

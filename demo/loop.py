@@ -111,8 +111,9 @@ class Loop:
     # --- the phases ------------------------------------------------------------------
     def run(self) -> dict:
         with self.phase("platform"):
-            migrate = self._migrate = self._start_airflow_migrate()
             try:
+                self.platform.check_tools()  # before Airflow's migration or any service starts
+                migrate = self._migrate = self._start_airflow_migrate()
                 self.platform.start()
             except PlatformError as exc:
                 raise DemoError("platform", str(exc)) from None

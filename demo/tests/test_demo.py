@@ -114,3 +114,5 @@ def test_a_missing_service_stops_the_demo_with_one_line(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("demo: platform: prometheus-pushgateway is not installed")
+    # Found missing before anything started: no Airflow migration, no service, nothing to tear down.
+    assert sorted(p.name for p in (tmp_path / "out" / "work").iterdir()) == []
