@@ -46,13 +46,12 @@ def model_file(serving_python, tmp_path_factory) -> Path:
 class ModelServer:
     """services/serving as the predictor's model container runs it: the SeldonDeployment's env."""
 
-    def __init__(self, python: Path, container: dict, model_file: Path, workdir: Path):
+    def __init__(self, python: Path, model_name: str, model_file: Path, workdir: Path):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        plain = {e["name"]: e["value"] for e in container["env"] if "value" in e}
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("MODEL_", "REDIS_"))},
-            "MODEL_NAME": plain["MODEL_NAME"],
+            "MODEL_NAME": model_name,
             # The operator's env on every model container (seldondeployment_controller.go).
             "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(self.port),
             "PREDICTIVE_UNIT_METRICS_ENDPOINT": METRICS_PATH,
@@ -90,6 +89,26 @@ class ModelServer:
         self.process.wait(timeout=60)
 
 
+@pytest.fixture(scope="module")
+def model_server(serving_python, model_file, tmp_path_factory):
+    """The model server for a predictor's container, started once per MODEL_NAME (the one value
+    the server takes from the container): the stacks name the same model, and a server start per
+    stack cost ~1.5 s of CPU each (2026-12-01)."""
+    started: dict[str, ModelServer] = {}
+
+    def for_container(container: dict) -> ModelServer:
+        model_name = {e["name"]: e["value"] for e in container["env"] if "value" in e}["MODEL_NAME"]
+        if model_name not in started:
+            server = started[model_name] = ModelServer(serving_python, model_name, model_file,
+                                                       tmp_path_factory.mktemp(f"server-{model_name}"))
+            server.wait_ready()
+        return started[model_name]
+
+    yield for_container
+    for server in started.values():
+        server.stop()
+
+
 def predictor(serving_preview, stack: str) -> dict:
     spec = sdep(serving_preview[stack], "recsys")["spec"]
     assert spec["protocol"] == "v2"
@@ -97,36 +116,32 @@ def predictor(serving_preview, stack: str) -> dict:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_v2_route_through_the_executor_answers(serving_preview, serving_python, model_file, tmp_path, stack):
+def test_every_v2_route_through_the_executor_answers(serving_preview, model_server, stack):
     stable = predictor(serving_preview, stack)
     graph = stable["graph"]
     [container] = stable["componentSpecs"][0]["spec"]["containers"]
     # Seldon runs each graph node in the container of the same name.
     assert container["name"] == graph["name"]
-    server = ModelServer(serving_python, container, model_file, tmp_path)
-    try:
-        server.wait_ready()
-        model = server.env["MODEL_NAME"]
-        answered = 0
-        for method, route, _ in V2_ROUTES:
-            try:
-                made = calls(graph, method, route, model if "{model}" in route else None)
-            except ExecutorError as exc:
-                raise AssertionError(f"{method} {route.format(model=model)}: the executor answers 500 ({exc})") from None
-            assert len(made) == 1, (method, route)
-            for call in made:
-                assert call.host == container["name"]
-                response = server.call(call)
-                assert response.status_code == 200, (method, route, call.path, response.text)
-                answered += 1
-        assert answered == len(V2_ROUTES)
-        # What the operator tells the container to serve metrics on, and what the PodMonitor scrapes.
-        metrics = requests.get(server.url + METRICS_PATH, timeout=10)
-        assert metrics.status_code == 200 and "model_server_model_info" in metrics.text
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert requests.get(server.url + container[probe]["httpGet"]["path"], timeout=10).status_code == 200
-    finally:
-        server.stop()
+    server = model_server(container)
+    model = server.env["MODEL_NAME"]
+    answered = 0
+    for method, route, _ in V2_ROUTES:
+        try:
+            made = calls(graph, method, route, model if "{model}" in route else None)
+        except ExecutorError as exc:
+            raise AssertionError(f"{method} {route.format(model=model)}: the executor answers 500 ({exc})") from None
+        assert len(made) == 1, (method, route)
+        for call in made:
+            assert call.host == container["name"]
+            response = server.call(call)
+            assert response.status_code == 200, (method, route, call.path, response.text)
+            answered += 1
+    assert answered == len(V2_ROUTES)
+    # What the operator tells the container to serve metrics on, and what the PodMonitor scrapes.
+    metrics = requests.get(server.url + METRICS_PATH, timeout=10)
+    assert metrics.status_code == 200 and "model_server_model_info" in metrics.text
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert requests.get(server.url + container[probe]["httpGet"]["path"], timeout=10).status_code == 200
 
 
 def test_a_graph_node_named_otherwise_than_the_model_breaks_status_and_metadata():
@@ -140,15 +155,11 @@ def test_a_graph_node_named_otherwise_than_the_model_breaks_status_and_metadata(
     assert calls(graph, "POST", "/v2/models/{model}/infer", "recsys") == [Call("model", "POST", "/v2/models/recsys/infer")]
 
 
-def test_the_server_refuses_a_model_name_it_does_not_serve(serving_preview, serving_python, model_file, tmp_path):
+def test_the_server_refuses_a_model_name_it_does_not_serve(serving_preview, model_server):
     # The other side of the edge: a wrong name is a 404 from the server, so 200s above mean the names agree.
     stable = predictor(serving_preview, "dev")
     [container] = stable["componentSpecs"][0]["spec"]["containers"]
-    server = ModelServer(serving_python, container, model_file, tmp_path)
-    try:
-        server.wait_ready()
-        for path in ("/v2/models/model/ready", "/v2/models/model", "/v2/models/model/infer"):
-            call = Call("model", "POST" if path.endswith("infer") else "GET", path)
-            assert server.call(call).status_code == 404, path
-    finally:
-        server.stop()
+    server = model_server(container)
+    for path in ("/v2/models/model/ready", "/v2/models/model", "/v2/models/model/infer"):
+        call = Call("model", "POST" if path.endswith("infer") else "GET", path)
+        assert server.call(call).status_code == 404, path
