@@ -441,7 +441,7 @@ def _state(d: StackDiff) -> str:
         return "new stack"
     if not d.exists_after:
         return "stack removed"
-    return "no changes" if not d.changes else f"{len(d.changes)} changes"
+    return "no changes" if not d.changes else f"{len(d.changes)} change{'' if len(d.changes) == 1 else 's'}"
 
 
 def stack_blocks(d: StackDiff, heading: str = "##") -> list[Text | Table]:

@@ -356,7 +356,10 @@ def test_main_exits_1_on_a_failed_side_and_3_on_a_mandatory_violation(tmp_path, 
     assert "  working tree: Traceback\n                boom" in err
     sides.update(head=Side("prod", [key, no_backups]))
     assert diff.main(args) == 3
-    assert "prod: 1 changes; +1 ~0 ±0 -0; policy ❌ fail (" in capsys.readouterr().out
+    assert "prod: 1 change; +1 ~0 ±0 -0; policy ❌ fail (" in capsys.readouterr().out
+    sides.update(head=Side("prod", [no_backups]))  # the key removed, the database added
+    assert diff.main(args) == 3
+    assert "prod: 2 changes; +1 ~0 ±0 -1; policy ❌ fail (" in capsys.readouterr().out
 
 
 def test_values_in_the_tables():
