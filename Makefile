@@ -1,7 +1,8 @@
 # Two commands matter: `make preview` (offline preview of every stack) and `make test`.
 # Both create what they need: the virtual environment, and the Debian tools the tests run.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# scripts/find-python: the distribution's optimised python3.11 when it can make venvs, else PATH's.
+PYTHON ?= $(shell scripts/find-python)
 VENV := .venv
 # uv resolves and installs the pinned set in seconds; pinned so every machine resolves alike.
 UV_VERSION := 0.13.8
@@ -10,11 +11,15 @@ STACKS := $(patsubst stacks/Pulumi.%.yaml,%,$(sort $(wildcard stacks/Pulumi.*.ya
 STACK ?=
 BASE ?=
 
-.PHONY: preview test test-venvs test-infra test-serving test-mlflow test-dags test-pipeline venv system-deps lock lock-dags bench-serving bench-preview bench-training diff clean
+.PHONY: FORCE preview test test-venvs test-infra test-serving test-mlflow test-dags test-pipeline venv system-deps lock lock-dags bench-serving bench-preview bench-training diff clean
+# Always out of date: a prerequisite that rebuilds (scripts/venv-stale prints it).
+FORCE:
 
 # --compile-bytecode: these machines set PYTHONDONTWRITEBYTECODE=1, so a venv installed without
 # .pyc files recompiles pulumi_aws in every process (about 4 s of a 9 s single-stack preview).
-$(VENV)/.installed: requirements.txt
+# scripts/venv-stale: FORCE (rebuilt) when the venv was made with another interpreter than $(PYTHON).
+$(VENV)/.installed: requirements.txt $(shell scripts/venv-stale $(PYTHON) $(VENV))
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip sync -q --compile-bytecode -p $(VENV)/bin/python requirements.txt
@@ -101,7 +106,8 @@ test-mlflow:
 # The Airflow DAGs in dags/, tested in their own environment: the Airflow the chart runs
 # (components/airflow.py AIRFLOW_VERSION) and the Kubernetes provider, locked in dags/requirements.txt.
 DAGS_VENV := dags/.venv
-$(DAGS_VENV)/.installed: dags/requirements.txt
+$(DAGS_VENV)/.installed: dags/requirements.txt $(shell scripts/venv-stale $(PYTHON) $(DAGS_VENV))
+	rm -rf $(DAGS_VENV)
 	$(PYTHON) -m venv $(DAGS_VENV)
 	$(DAGS_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	# Compiled at install like .venv: every DagBag, dag.test() and local step process imports Airflow.
