@@ -12,6 +12,7 @@ import pytest
 from preview_run import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "find-python"
+VENV_STALE = REPO_ROOT / "scripts" / "venv-stale"
 
 
 def fake_python(path: Path, can_make_venvs: bool) -> Path:
@@ -31,6 +32,11 @@ def find_python(system_python: Path, path_dir: Path) -> str:
     return done.stdout.strip()
 
 
+def real_choice() -> str:
+    """What the script prints on this machine, unfaked: the interpreter the Makefiles use."""
+    return subprocess.run([str(SCRIPT)], capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+
+
 def test_the_distributions_python_comes_first_when_it_can_make_venvs(tmp_path):
     system = fake_python(tmp_path / "system" / "python3.11", can_make_venvs=True)
     fake_python(tmp_path / "bin" / "python3.11", can_make_venvs=True)
@@ -47,7 +53,7 @@ def test_otherwise_the_first_python311_on_path(tmp_path, system_state):
 
 
 def test_the_real_interpreter_it_names_is_311_and_makes_venvs():
-    chosen = subprocess.run([str(SCRIPT)], capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    chosen = real_choice()
     check = subprocess.run([chosen, "-c", "import sys, ensurepip; print(sys.version_info[:2])"],
                            capture_output=True, text=True, timeout=30)
     assert (check.returncode, check.stdout.strip()) == (0, "(3, 11)"), (chosen, check.stderr)
@@ -60,9 +66,6 @@ def test_every_makefile_takes_its_python_from_the_script(makefile):
     [default] = re.findall(r"^PYTHON \?= (.*)$", (REPO_ROOT / makefile).read_text(), re.M)
     script = os.path.relpath(SCRIPT, (REPO_ROOT / makefile).parent)
     assert default == f"$(shell {script})"
-
-
-VENV_STALE = REPO_ROOT / "scripts" / "venv-stale"
 
 
 def venv_made_with(venv: Path, executable: str) -> Path:
@@ -86,7 +89,7 @@ def test_a_venv_made_with_another_interpreter_is_stale(tmp_path):
 
 def test_make_rebuilds_a_venv_made_with_another_interpreter(tmp_path):
     # `make -n venv` with VENV pointing at a venv whose stamp is up to date: only the interpreter differs.
-    python = subprocess.run([str(SCRIPT)], capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    python = real_choice()
     plan = lambda venv: subprocess.run(["make", "-n", "venv", f"VENV={venv}", f"PYTHON={python}"], cwd=REPO_ROOT,
                                        capture_output=True, text=True, timeout=60).stdout
     same = venv_made_with(tmp_path / "same", str(Path(python).resolve()))
